@@ -1,0 +1,339 @@
+/**
+ * Pure configuration resolution: flat `section.key -> string` values in (from
+ * an INI file or Parameter Store), one validated, frozen `BridgeConfig` out.
+ * Every problem is collected and reported at once, each naming its key; a
+ * secret's value never appears in a problem.
+ */
+import { KNOWN_KEYS, SECRET_KEYS } from "./config_keys.ts";
+import { redactUrl, Secret } from "./secret.ts";
+
+/** Raw values from one source: `values` maps `section.key` to its text. */
+export interface RawConfig {
+  /** Where the values came from, for messages: a file path or `ssm:/mq2wsbridge`. */
+  source: string;
+  values: ReadonlyMap<string, string>;
+  /** How to name a key in a message; defaults to `section.key`. */
+  label?: (key: string) => string;
+}
+
+/** Which optional parts of the configuration the caller needs. */
+export interface ConfigNeeds {
+  /** The WebSocket API keys (false in stub mode and for bridgetester). */
+  ws: boolean;
+  /** CloudWatch Logs keys (`-l`). */
+  logs: boolean;
+  /** CloudWatch metrics keys (`-m`). */
+  metrics: boolean;
+}
+
+/** Resolved `[ws_api]` settings. */
+export interface WsSettings {
+  apiHost: string;
+  apiUri: string;
+  clientId: string;
+  clientSecret: Secret;
+  pingIntervalSecs: number;
+  maxConnectAttempts: number;
+  attemptWindowSecs: number;
+  connectTimeoutSecs: number;
+  ackDelayMs: number;
+  maxBufferedBytes: number;
+}
+
+/** Resolved `[aws_mq]` settings; `url` carries the credentials. */
+export interface MqSettings {
+  url: Secret;
+  /** The broker URL with the password hidden, for logs. */
+  displayUrl: string;
+  caFile: string | null;
+  queueToWs: string;
+  queueFromWs: string;
+  ttlFromWsMs: number;
+  consumerTag: string;
+  prefetch: number;
+  bufferLimit: number;
+  maxConnectAttempts: number;
+  reconnectDelaySecs: number;
+  heartbeatSecs: number;
+}
+
+/** Resolved `[aws_cloudwatch]` settings; names are null when not configured. */
+export interface CloudWatchSettings {
+  region: string | null;
+  logGroup: string | null;
+  logStream: string | null;
+  retentionDays: number;
+  metricsNamespace: string | null;
+  metricsResolutionSecs: number;
+}
+
+/** The whole resolved configuration. `ws` is null when it was not needed. */
+export interface BridgeConfig {
+  source: string;
+  ws: WsSettings | null;
+  mq: MqSettings;
+  cloudwatch: CloudWatchSettings;
+}
+
+/** The configuration could not be used; `problems` lists every reason. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(readonly source: string, readonly problems: string[]) {
+    super(`Cannot load configuration from ${source}:\n  ${problems.join("\n  ")}`);
+  }
+}
+
+/** Retention periods CloudWatch Logs accepts, in days. */
+export const RETENTION_DAYS = [
+  1,
+  3,
+  5,
+  7,
+  14,
+  30,
+  60,
+  90,
+  120,
+  150,
+  180,
+  365,
+  400,
+  545,
+  731,
+  1096,
+  1827,
+  2192,
+  2557,
+  2922,
+  3288,
+  3653,
+];
+
+/** Resolves and validates raw values; throws `ConfigError` listing every problem. */
+export function parseConfig(raw: RawConfig, needs: ConfigNeeds): BridgeConfig {
+  const r = new Reader(raw);
+  for (const key of raw.values.keys()) {
+    if (!KNOWN_KEYS.has(key)) r.problem(key, "is not a known setting (misspelt?)");
+  }
+
+  const ws = readWs(r, needs.ws);
+  const mq = readMq(r);
+  const cloudwatch = readCloudWatch(r, needs);
+  if (r.problems.length > 0 || mq === null) throw new ConfigError(raw.source, r.problems);
+  return deepFreeze({ source: raw.source, ws, mq, cloudwatch });
+}
+
+function readWs(r: Reader, needed: boolean): WsSettings | null {
+  const clientId = r.text("ws_api.client_id", needed);
+  const clientSecret = r.text("ws_api.client_secret", needed);
+  if (clientSecret !== null && !/^([0-9a-fA-F]{2})+$/.test(clientSecret)) {
+    r.problem("ws_api.client_secret", "must be a hex string with an even number of digits");
+  }
+  const apiHost = r.text("ws_api.api_host", needed);
+  if (apiHost !== null && !/^wss?:\/\/[^/?#\s]+$/i.test(apiHost)) {
+    r.problemWithValue("ws_api.api_host", "is not a ws:// or wss:// host (e.g. wss://api.example.com)");
+  }
+  const apiUri = r.text("ws_api.api_uri", needed);
+  if (apiUri !== null && !apiUri.startsWith("/")) {
+    r.problemWithValue("ws_api.api_uri", 'must start with "/" (e.g. /path/to/ws)');
+  }
+  const settings = {
+    pingIntervalSecs: r.number("ws_api.ws_ping_interval", 10, { min: 0 }),
+    maxConnectAttempts: r.integer("ws_api.ws_max_connect_attempts", 10, { min: 0 }),
+    attemptWindowSecs: r.number("ws_api.ws_attempt_window_secs", 60, { min: 0 }),
+    connectTimeoutSecs: r.number("ws_api.ws_connect_timeout_secs", 10, { min: 0.001 }),
+    ackDelayMs: r.integer("ws_api.ws_ack_delay_ms", 100, { min: 0, max: 60_000 }),
+    maxBufferedBytes: r.integer("ws_api.ws_max_buffered_bytes", 1_048_576, { min: 1 }),
+  };
+  if (clientId === null || clientSecret === null || apiHost === null || apiUri === null) {
+    return null;
+  }
+  return { apiHost, apiUri, clientId, clientSecret: new Secret(clientSecret), ...settings };
+}
+
+function readMq(r: Reader): MqSettings | null {
+  const url = r.text("aws_mq.mq_url", false);
+  const user = r.text("aws_mq.mq_user_id", url === null);
+  const password = r.text("aws_mq.mq_password", url === null);
+  const brokerId = r.text("aws_mq.mq_broker_id", url === null);
+  const region = r.text("aws_mq.mq_region", url === null);
+  const port = r.integer("aws_mq.mq_port", 5671, { min: 1, max: 65535, what: "a port number (1-65535)" });
+  if (brokerId !== null && !/^[A-Za-z0-9-]+$/.test(brokerId)) {
+    r.problemWithValue("aws_mq.mq_broker_id", "is not a broker id (e.g. b-1234abcd-56ef-...)");
+  }
+  if (region !== null && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
+    r.problemWithValue("aws_mq.mq_region", "is not an AWS region (e.g. us-east-1)");
+  }
+  const toWs = r.queue("aws_mq.mq_qname_to_ws");
+  const fromWs = r.queue("aws_mq.mq_qname_from_ws");
+  if (toWs !== null && toWs === fromWs) {
+    r.problem(
+      "aws_mq.mq_qname_from_ws",
+      `must differ from mq_qname_to_ws ("${toWs}"), or messages would loop`,
+    );
+  }
+  const consumerTag = r.text("aws_mq.mq_consumer_tag", false) ?? "mqhandler";
+  if (consumerTag.trim() === "") r.problem("aws_mq.mq_consumer_tag", "may not be blank");
+  const settings = {
+    caFile: r.text("aws_mq.mq_ca_file", false),
+    ttlFromWsMs: r.integer("aws_mq.mq_ttl_from_ws", 300_000, { min: 0, max: 2 ** 32 - 1 }),
+    consumerTag,
+    prefetch: r.integer("aws_mq.mq_prefetch", 1000, { min: 1, max: 65535 }),
+    bufferLimit: r.integer("aws_mq.mq_buffer_limit", 10_000, { min: 1 }),
+    maxConnectAttempts: r.integer("aws_mq.mq_max_connect_attempts", 5, { min: 1 }),
+    reconnectDelaySecs: r.number("aws_mq.mq_reconnect_delay_secs", 2, { min: 0 }),
+    heartbeatSecs: r.integer("aws_mq.mq_heartbeat_secs", 30, { min: 0, max: 65535 }),
+  };
+
+  let brokerUrl: string | null = null;
+  if (url !== null) {
+    brokerUrl = resolveMqUrl(r, url, user, password);
+  } else if (user !== null && password !== null && brokerId !== null && region !== null) {
+    const credentials = `${encodeURIComponent(user)}:${encodeURIComponent(password)}`;
+    brokerUrl = `amqps://${credentials}@${brokerId}.mq.${region}.amazonaws.com:${port}`;
+  }
+  if (brokerUrl === null || toWs === null || fromWs === null) return null;
+  return {
+    url: new Secret(brokerUrl),
+    displayUrl: redactUrl(brokerUrl),
+    queueToWs: toWs,
+    queueFromWs: fromWs,
+    ...settings,
+  };
+}
+
+/** Checks an `mq_url` and adds mq_user_id/mq_password when the URL carries none. */
+function resolveMqUrl(r: Reader, url: string, user: string | null, password: string | null) {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    r.problem("aws_mq.mq_url", `is not a URL (expected amqp://host:port or amqps://host:port)`);
+    return null;
+  }
+  if (parsed.protocol !== "amqp:" && parsed.protocol !== "amqps:") {
+    r.problem("aws_mq.mq_url", `must start with amqp:// or amqps://, not "${parsed.protocol}//"`);
+    return null;
+  }
+  if (parsed.username === "" && user !== null) {
+    parsed.username = encodeURIComponent(user);
+    if (password !== null) parsed.password = encodeURIComponent(password);
+  }
+  return parsed.href;
+}
+
+function readCloudWatch(r: Reader, needs: ConfigNeeds): CloudWatchSettings {
+  const region = r.text("aws_cloudwatch.cw_region", needs.logs || needs.metrics);
+  if (region !== null && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
+    r.problemWithValue("aws_cloudwatch.cw_region", "is not an AWS region (e.g. us-east-1)");
+  }
+  const logGroup = r.text("aws_cloudwatch.cw_log_group", needs.logs);
+  if (logGroup !== null && !/^[.\-_/#A-Za-z0-9]{1,512}$/.test(logGroup)) {
+    r.problemWithValue("aws_cloudwatch.cw_log_group", "is not a log group name (letters, digits, . - _ / #)");
+  }
+  const logStream = r.text("aws_cloudwatch.cw_log_stream", needs.logs);
+  if (logStream !== null && (/[:*]/.test(logStream) || logStream.length > 512)) {
+    r.problemWithValue("aws_cloudwatch.cw_log_stream", 'is not a log stream name (no ":" or "*")');
+  }
+  const namespace = r.text("aws_cloudwatch.cw_metrics_namespace", needs.metrics);
+  if (
+    namespace !== null && (namespace.includes(":") || namespace.length > 255 || namespace.startsWith("AWS/"))
+  ) {
+    r.problemWithValue(
+      "aws_cloudwatch.cw_metrics_namespace",
+      'is not a metrics namespace (no ":", not "AWS/...")',
+    );
+  }
+  const retentionDays = r.integer("aws_cloudwatch.cw_retention_days", 30, {
+    allowed: RETENTION_DAYS,
+    what: `one of the retention periods CloudWatch accepts (${RETENTION_DAYS.join(", ")})`,
+  });
+  return {
+    region,
+    logGroup,
+    logStream,
+    retentionDays,
+    metricsNamespace: namespace,
+    metricsResolutionSecs: r.integer("aws_cloudwatch.cw_metrics_resolution", 10, { min: 1, max: 86_400 }),
+  };
+}
+
+interface NumberRule {
+  min?: number;
+  max?: number;
+  allowed?: number[];
+  /** Replaces the generated "a whole number from A to B" in messages. */
+  what?: string;
+}
+
+/** Reads typed values from a RawConfig, collecting problems instead of throwing. */
+class Reader {
+  readonly problems: string[] = [];
+  constructor(readonly raw: RawConfig) {}
+
+  label(key: string): string {
+    return this.raw.label?.(key) ?? key;
+  }
+
+  problem(key: string, text: string): void {
+    this.problems.push(`${this.label(key)}: ${text}`);
+  }
+
+  /** Reports a problem quoting the value, unless the key is a secret. */
+  problemWithValue(key: string, text: string): void {
+    const value = this.raw.values.get(key) ?? "";
+    this.problem(key, SECRET_KEYS.has(key) ? `${text} (value hidden)` : `"${value}" ${text}`);
+  }
+
+  /** A trimmed non-empty string, or null when absent (a problem if required). */
+  text(key: string, required: boolean): string | null {
+    const value = this.raw.values.get(key)?.trim();
+    if (value === undefined || value === "") {
+      if (required) this.problem(key, "is required but not set");
+      return null;
+    }
+    return value;
+  }
+
+  integer(key: string, fallback: number, rule: NumberRule): number {
+    return this.number(key, fallback, rule, true);
+  }
+
+  number(key: string, fallback: number, rule: NumberRule, integer = false): number {
+    const text = this.text(key, false);
+    if (text === null) return fallback;
+    const value = Number(text);
+    const ok = /^[+-]?(\d+\.?\d*|\.\d+)$/.test(text) && (!integer || Number.isInteger(value)) &&
+      (rule.min === undefined || value >= rule.min) && (rule.max === undefined || value <= rule.max) &&
+      (rule.allowed === undefined || rule.allowed.includes(value));
+    if (!ok) this.problemWithValue(key, `is not ${rule.what ?? describe(rule, integer)}`);
+    return ok ? value : fallback;
+  }
+
+  /** A queue name: required, at most 255 bytes, not in RabbitMQ's reserved `amq.` space. */
+  queue(key: string): string | null {
+    const name = this.text(key, true);
+    if (name === null) return null;
+    if (new TextEncoder().encode(name).length > 255) {
+      this.problem(key, "is longer than the 255 bytes AMQP allows for a queue name");
+    } else if (name.startsWith("amq.")) {
+      this.problemWithValue(key, 'starts with "amq.", which RabbitMQ reserves for its own queues');
+    }
+    return name;
+  }
+}
+
+function describe(rule: NumberRule, integer: boolean): string {
+  const kind = integer ? "a whole number" : "a number";
+  if (rule.min !== undefined && rule.max !== undefined) return `${kind} from ${rule.min} to ${rule.max}`;
+  if (rule.min !== undefined) return `${kind} of at least ${rule.min}`;
+  return kind;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !(value instanceof Secret)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
