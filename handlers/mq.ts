@@ -1,0 +1,442 @@
+/**
+ * The AMQP broker, through amqplib. `MqSession` keeps one connection with a
+ * confirm channel for publishing and a channel for consuming, declares the
+ * queues once per connection, and reconnects with back-off when the
+ * connection drops (one reconnect at a time). It gives up, rejecting
+ * `closed`, after `maxConnectAttempts` failed attempts in a row.
+ *
+ * amqplib's `error` events are turned into reconnects or `closed`
+ * rejections here, so nothing is left unlistened. Deliveries carry the
+ * connection generation they came from: acknowledging one from a connection
+ * that is gone does nothing (the broker has already requeued it).
+ */
+import amqp from "amqplib";
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from "amqplib";
+import { Buffer } from "node:buffer";
+import { delay } from "../lib/async.ts";
+import type { Secret } from "../lib/secret.ts";
+import { type Metrics, MQ_CONNECTION_ATTEMPTS_TOTAL, MQ_CONNECTIONS_LOST_TOTAL } from "../lib/metrics.ts";
+import { errorText, type Logger } from "./logging.ts";
+
+/** How to reach the broker and what to set up on each connection. */
+export interface MqSessionOptions {
+  url: Secret;
+  displayUrl: string;
+  /** PEM text of the CA that signed the broker's certificate, if not a public one. */
+  caPem?: string | null;
+  /** Declared durable on every (re)connection. */
+  queues: readonly string[];
+  prefetch: number;
+  heartbeatSecs: number;
+  maxConnectAttempts: number;
+  reconnectDelaySecs: number;
+  /** Shown by `rabbitmqctl list_connections client_properties`. */
+  connectionName: string;
+}
+
+/** Publish properties; `messageId` also makes the message mandatory (unroutable = failure). */
+export interface PublishProps {
+  contentType: string;
+  expirationMs?: number;
+  messageId?: string;
+}
+
+/** What acknowledging needs: the delivery tag and the connection it belongs to. */
+export interface MqAckHandle {
+  readonly tag: number;
+  /** The connection it came from; acks for an older one are ignored. */
+  readonly generation: number;
+}
+
+/** One message taken from a queue, not yet acknowledged. */
+export interface MqDelivery extends MqAckHandle {
+  readonly body: Buffer;
+  readonly contentType: string | undefined;
+  readonly redelivered: boolean;
+}
+
+/** The broker cannot take the request now (down, or the connection was lost). */
+export class MqUnavailableError extends Error {
+  override name = "MqUnavailableError";
+}
+
+/** The broker confirmed a message but routed it nowhere (its queue is gone). */
+export class MqReturnedError extends Error {
+  override name = "MqReturnedError";
+}
+
+/** Setup the broker refuses for good (queue exists with other arguments, no permission). */
+export class MqSetupError extends Error {
+  override name = "MqSetupError";
+}
+
+/** Every connection attempt allowed by the policy failed. */
+export class MqGaveUpError extends Error {
+  override name = "MqGaveUpError";
+}
+
+const MAX_RECONNECT_DELAY_SECS = 30;
+const CONNECT_TIMEOUT_MS = 10_000;
+
+interface Consumer {
+  queue: string;
+  tag: string;
+  onDelivery: (delivery: MqDelivery) => void;
+}
+
+/** A self-healing connection to the broker. */
+export class MqSession {
+  readonly #opts: MqSessionOptions;
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+  #conn: ChannelModel | null = null;
+  #pub: ConfirmChannel | null = null;
+  #sub: Channel | null = null;
+  #generation = 0;
+  #closing = false;
+  #closePromise: Promise<void> | null = null;
+  #stop = new AbortController();
+  #reconnecting: Promise<void> | null = null;
+  #consumer: Consumer | null = null;
+  #consumingOn = -1; // generation the consumer is active on
+  #activeTag: string | null = null;
+  #consumerOp: Promise<void> = Promise.resolve();
+  #returned = new Set<string>();
+  #writable = true;
+  #drainWaiters: (() => void)[] = [];
+  #upListeners = new Set<() => void>();
+  #downListeners = new Set<(cause: unknown) => void>();
+  #closed = Promise.withResolvers<void>();
+
+  /** Resolves after `close()`; rejects with `MqGaveUpError` or `MqSetupError` when the session fails. */
+  readonly closed: Promise<void> = this.#closed.promise;
+
+  constructor(opts: MqSessionOptions, deps: { log: Logger; metrics: Metrics }) {
+    this.#opts = opts;
+    this.#log = deps.log;
+    this.#metrics = deps.metrics;
+    this.closed.catch(() => {}); // callers observe it when they choose; never unhandled
+  }
+
+  /** True while connected with both channels open. */
+  get up(): boolean {
+    return this.#conn !== null;
+  }
+
+  /** Increases with every successful connection. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** False after a publish filled the socket buffer, until it drains. */
+  get writable(): boolean {
+    return this.#writable;
+  }
+
+  /** Calls `fn` after each successful (re)connection. */
+  onUp(fn: () => void): void {
+    this.#upListeners.add(fn);
+  }
+
+  /** Calls `fn` when an established connection is lost. */
+  onDown(fn: (cause: unknown) => void): void {
+    this.#downListeners.add(fn);
+  }
+
+  /** Connects (retrying per the policy); resolves once up. */
+  async start(): Promise<void> {
+    await this.#connectLoop();
+    if (!this.up) await this.closed; // rejects with the reason; resolves if closed meanwhile
+  }
+
+  /** Publishes to `queue` through the default exchange; resolves when the broker confirms. */
+  publish(queue: string, body: Buffer, props: PublishProps): Promise<void> {
+    const channel = this.#pub;
+    if (!channel) {
+      return Promise.reject(new MqUnavailableError("Cannot publish: the broker connection is down"));
+    }
+    return new Promise((resolve, reject) => {
+      const onConfirm = (err: unknown) => {
+        if (props.messageId !== undefined && this.#returned.delete(props.messageId)) {
+          reject(
+            new MqReturnedError(`The broker could not route the message to queue "${queue}" (deleted?)`),
+          );
+        } else if (err) {
+          reject(new MqUnavailableError("The broker did not confirm the message", { cause: err }));
+        } else {
+          resolve();
+        }
+      };
+      try {
+        const ok = channel.publish("", queue, body, {
+          contentType: props.contentType,
+          persistent: true,
+          ...(props.expirationMs !== undefined ? { expiration: String(props.expirationMs) } : {}),
+          ...(props.messageId !== undefined ? { messageId: props.messageId, mandatory: true } : {}),
+        }, onConfirm);
+        if (!ok) this.#writable = false;
+      } catch (err) {
+        reject(new MqUnavailableError("Cannot publish: the channel is closed", { cause: err }));
+      }
+    });
+  }
+
+  /** Resolves when publishing may continue (buffer drained, or the connection changed). */
+  waitWritable(): Promise<void> {
+    if (this.#writable || !this.up) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** Starts consuming `queue` now and after every reconnect, until `stopConsumer()`. */
+  startConsumer(queue: string, tag: string, onDelivery: (d: MqDelivery) => void): Promise<void> {
+    this.#consumer = { queue, tag, onDelivery };
+    return this.#reconcileConsumer();
+  }
+
+  /** Cancels the consumer; deliveries already in flight may still arrive. */
+  stopConsumer(): Promise<void> {
+    this.#consumer = null;
+    return this.#reconcileConsumer();
+  }
+
+  /** Acknowledges one delivery, or all up to it. Ignored if its connection is gone. */
+  ack(delivery: MqAckHandle, allUpTo = false): void {
+    const channel = this.#channelFor(delivery);
+    if (channel) ignoreClosed(() => channel.ack(tagOnly(delivery), allUpTo));
+  }
+
+  /** Rejects one delivery, or all unacknowledged up to it, back to the queue (or drops it). */
+  nack(delivery: MqAckHandle, allUpTo = false, requeue = true): void {
+    const channel = this.#channelFor(delivery);
+    if (channel) ignoreClosed(() => channel.nack(tagOnly(delivery), allUpTo, requeue));
+  }
+
+  /** Declares the queues again (after one was deleted under us). */
+  async redeclare(): Promise<void> {
+    if (this.#pub) await declareQueues(this.#pub, this.#opts.queues);
+  }
+
+  /** Closes the connection (unacknowledged deliveries return to their queue). Safe to call twice. */
+  close(): Promise<void> {
+    return this.#closePromise ??= this.#doClose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #doClose(): Promise<void> {
+    this.#closing = true;
+    this.#stop.abort();
+    const conn = this.#conn;
+    this.#detach();
+    if (conn) await conn.close().catch(() => {});
+    await this.#reconnecting?.catch(() => {});
+    await this.#consumerOp;
+    this.#closed.resolve();
+  }
+
+  #channelFor(delivery: MqAckHandle): Channel | null {
+    return delivery.generation === this.#generation ? this.#sub : null;
+  }
+
+  #connectLoop(): Promise<void> {
+    return this.#reconnecting ??= this.#attempts().finally(() => this.#reconnecting = null);
+  }
+
+  async #attempts(): Promise<void> {
+    const { maxConnectAttempts: max, reconnectDelaySecs: step, displayUrl } = this.#opts;
+    for (let attempt = 1; !this.#closing; attempt++) {
+      this.#metrics.count(MQ_CONNECTION_ATTEMPTS_TOTAL);
+      try {
+        await this.#open();
+        this.#log.info("Connected to broker", { url: displayUrl, attempt });
+        for (const fn of this.#upListeners) fn();
+        return;
+      } catch (err) {
+        if (err instanceof MqSetupError || attempt >= max) {
+          const fatal = err instanceof MqSetupError ? err : new MqGaveUpError(
+            `Cannot connect to broker ${displayUrl}: gave up after ${max} attempts`,
+            { cause: err },
+          );
+          this.#log.error(errorText(fatal));
+          this.#closed.reject(fatal);
+          return;
+        }
+        const waitSecs = Math.min(attempt * step, MAX_RECONNECT_DELAY_SECS);
+        this.#log.warn(`Cannot connect to broker ${displayUrl}; retrying in ${waitSecs} s`, {
+          attempt: `${attempt}/${max}`,
+          error: explain(err),
+        });
+        await delay(waitSecs * 1000, this.#stop.signal);
+      }
+    }
+  }
+
+  async #open(): Promise<void> {
+    const opts = this.#opts;
+    const conn = await amqp.connect(withHeartbeat(opts.url.reveal(), opts.heartbeatSecs), {
+      noDelay: true, // without it every lightly loaded message waits ~40 ms (Nagle)
+      timeout: CONNECT_TIMEOUT_MS,
+      clientProperties: { connection_name: opts.connectionName },
+      ...(opts.caPem ? { ca: [opts.caPem] } : {}),
+    });
+    conn.on("error", (err: Error) => this.#log.warn("Broker connection error", { error: explain(err) }));
+    conn.on("close", (err?: Error) => this.#lost(conn, err));
+    conn.on("blocked", (reason: string) => this.#log.warn("Broker is blocking publishers", { reason }));
+    conn.on("unblocked", () => this.#log.info("Broker unblocked publishers"));
+    try {
+      const pub = await conn.createConfirmChannel();
+      this.#watchChannel(conn, pub, "publish");
+      pub.on("return", (msg: ConsumeMessage) => {
+        const id = msg.properties.messageId;
+        if (typeof id === "string") this.#returned.add(id);
+      });
+      pub.on("drain", () => this.#wakeWriters());
+      await declareQueues(pub, opts.queues);
+      const sub = await conn.createChannel();
+      this.#watchChannel(conn, sub, "consume");
+      await sub.prefetch(opts.prefetch);
+      this.#conn = conn;
+      this.#pub = pub;
+      this.#sub = sub;
+      this.#generation++;
+      this.#returned.clear();
+    } catch (err) {
+      await conn.close().catch(() => {});
+      throw err;
+    }
+    await this.#reconcileConsumer();
+  }
+
+  /** A channel closing on its own (a protocol error) resets the whole connection. */
+  #watchChannel(conn: ChannelModel, channel: Channel, role: string): void {
+    channel.on(
+      "error",
+      (err: Error) => this.#log.warn(`Broker closed the ${role} channel`, { error: explain(err) }),
+    );
+    channel.on("close", () => {
+      if (this.#conn === conn && !this.#closing) conn.close().catch(() => {});
+    });
+  }
+
+  #lost(conn: ChannelModel, cause: unknown): void {
+    if (this.#conn !== conn) return; // a connection we already replaced or never adopted
+    this.#detach();
+    if (this.#closing) return;
+    this.#metrics.count(MQ_CONNECTIONS_LOST_TOTAL);
+    this.#log.warn("Lost the broker connection; reconnecting", { error: cause ? explain(cause) : "closed" });
+    for (const fn of this.#downListeners) fn(cause);
+    this.#connectLoop();
+  }
+
+  #detach(): void {
+    this.#conn = this.#pub = this.#sub = null;
+    this.#consumingOn = -1;
+    this.#wakeWriters();
+  }
+
+  #wakeWriters(): void {
+    this.#writable = true;
+    for (const wake of this.#drainWaiters.splice(0)) wake();
+  }
+
+  /** Brings the broker-side consumer in line with `#consumer`, one operation at a time. */
+  #reconcileConsumer(): Promise<void> {
+    this.#consumerOp = this.#consumerOp.then(async () => {
+      const sub = this.#sub;
+      const generation = this.#generation;
+      const consumer = this.#consumer;
+      const active = this.#consumingOn === generation && sub !== null;
+      if (!sub || this.#closing) return;
+      if (consumer && !active) {
+        this.#consumingOn = generation;
+        this.#activeTag = consumer.tag;
+        await sub.consume(consumer.queue, (msg: ConsumeMessage | null) => {
+          if (msg === null) return this.#cancelledByBroker(consumer.queue);
+          consumer.onDelivery({
+            body: msg.content,
+            contentType: msg.properties.contentType,
+            tag: msg.fields.deliveryTag,
+            generation,
+            redelivered: msg.fields.redelivered,
+          });
+        }, { noAck: false, consumerTag: consumer.tag }).catch((err: unknown) => {
+          this.#log.warn("Cannot start consuming", { queue: consumer.queue, error: explain(err) });
+        });
+      } else if (!consumer && active) {
+        this.#consumingOn = -1;
+        if (this.#activeTag) await sub.cancel(this.#activeTag).catch(() => {});
+      }
+    });
+    return this.#consumerOp;
+  }
+
+  #cancelledByBroker(queue: string): void {
+    this.#log.error(`The broker cancelled the consumer of queue "${queue}" (deleted?); reconnecting`);
+    this.#conn?.close().catch(() => {});
+  }
+}
+
+/** Declares each queue durable; a queue that exists with other settings is fatal. */
+async function declareQueues(channel: Channel, queues: readonly string[]): Promise<void> {
+  for (const queue of queues) {
+    try {
+      await channel.assertQueue(queue, { durable: true });
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code === 406) {
+        throw new MqSetupError(
+          `Cannot declare queue "${queue}" durable: it exists with different settings (${
+            serverText(err)
+          }); ` +
+            `delete the queue or configure another name`,
+          { cause: err },
+        );
+      }
+      if (code === 403) {
+        throw new MqSetupError(`Cannot declare queue "${queue}": access refused (${serverText(err)})`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+}
+
+/** Adds `heartbeat=N` to the URL unless it sets one itself. */
+export function withHeartbeat(url: string, heartbeatSecs: number): string {
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has("heartbeat")) parsed.searchParams.set("heartbeat", String(heartbeatSecs));
+  return parsed.href;
+}
+
+function serverText(err: unknown): string {
+  const text = errorText(err);
+  return /with message "([^"]+)"/.exec(text)?.[1] ?? text;
+}
+
+/** An error's text plus a hint for the causes operators meet most. */
+function explain(err: unknown): string {
+  const text = errorText(err);
+  if (/ACCESS.REFUSED/.test(text) && /login/i.test(text)) {
+    return `${text} (check mq_user_id and mq_password)`;
+  }
+  return text;
+}
+
+/**
+ * amqplib's ack/nack read only `message.fields.deliveryTag`; passing just the
+ * tag lets callers release a message body as soon as it has been sent.
+ */
+function tagOnly(handle: MqAckHandle): Message {
+  return { fields: { deliveryTag: handle.tag } } as Message;
+}
+
+function ignoreClosed(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // The channel closed under us; the broker requeues whatever was unacknowledged.
+  }
+}

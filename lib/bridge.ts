@@ -1,0 +1,127 @@
+/**
+ * The bridge: wires the broker session and the WebSocket client to the two
+ * directions (to_ws.ts, from_ws.ts) and owns start-up and shutdown order.
+ *
+ * Start: broker first, then the WebSocket; nothing is consumed or produced
+ * until both are up. Run: until the signal aborts (clean shutdown) or either
+ * side gives up (the error is thrown). Stop, within `shutdownMs`: stop
+ * consuming and let sent messages settle, close the WebSocket, wait for the
+ * broker to confirm what the WebSocket sent, close the broker connection
+ * (which returns anything unacknowledged to its queue).
+ */
+import type { BridgeConfig } from "./config.ts";
+import type { MqSession } from "../handlers/mq.ts";
+import type { WsClient, WsHandlers } from "../handlers/ws.ts";
+import type { Logger } from "../handlers/logging.ts";
+import { Buffer } from "node:buffer";
+import { within } from "./async.ts";
+import { FromWsPublisher } from "./from_ws.ts";
+import type { Metrics } from "./metrics.ts";
+import { ToWsPump } from "./to_ws.ts";
+
+/** Everything the bridge runs with; built by main.ts (or a test). */
+export interface BridgeDeps {
+  config: BridgeConfig;
+  mq: MqSession;
+  /** Creates the WebSocket client with the bridge's handlers; null for stub mode (-X). */
+  createWs: ((handlers: WsHandlers) => WsClient) | null;
+  log: Logger;
+  metrics: Metrics;
+  /** Upper bound on the whole shutdown (default 10 s, below systemd's stop timeout). */
+  shutdownMs?: number;
+}
+
+/** Most publishes awaiting confirmation at once. */
+const PUBLISH_WINDOW = 1000;
+const DEFAULT_SHUTDOWN_MS = 10_000;
+
+/** Runs until `signal` aborts (resolves) or a side gives up for good (rejects with its error). */
+export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<void> {
+  const { config, mq, metrics } = deps;
+  const log = deps.log.child("bridge");
+  const publisher = new FromWsPublisher(mq, {
+    queue: config.mq.queueFromWs,
+    ttlMs: config.mq.ttlFromWsMs,
+    limit: config.mq.bufferLimit,
+    window: PUBLISH_WINDOW,
+    idPrefix: `mq2wsbridge-${crypto.randomUUID().slice(0, 8)}-`,
+  }, { log, metrics });
+  const pump = new ToWsPump(mq, publisher, {
+    queue: config.mq.queueToWs,
+    consumerTag: config.mq.consumerTag,
+    ackDelayMs: config.ws?.ackDelayMs ?? 0,
+    maxBufferedBytes: config.ws?.maxBufferedBytes ?? 1,
+  }, { log, metrics });
+  mq.onUp(() => publisher.onMqUp());
+  mq.onDown(() => {
+    pump.onMqDown();
+    publisher.onMqDown();
+  });
+
+  const stopped = new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  let ws: WsClient | null = null;
+  try {
+    await untilStopped(mq.start(), stopped);
+    if (signal.aborted) return;
+    if (deps.createWs) {
+      ws = deps.createWs({
+        onOpen: (conn) => pump.attach(conn),
+        onClose: (conn) => pump.detach(conn),
+        onMessage: (data) => {
+          const text = typeof data === "string";
+          const body = text
+            ? Buffer.from(data, "utf8")
+            : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+          if (log.debugEnabled) log.debug("Received from WebSocket", { bytes: body.length, text });
+          publisher.accept(body, text ? "text/plain" : "application/octet-stream");
+        },
+      });
+      await untilStopped(ws.start(), stopped);
+      if (signal.aborted) return;
+    } else {
+      pump.startStub();
+    }
+    log.info("Bridging", {
+      to_ws: config.mq.queueToWs,
+      from_ws: config.mq.queueFromWs,
+      mode: ws ? "websocket" : "stub",
+    });
+    await Promise.race([stopped, mq.closed, ws?.closed ?? stopped]);
+  } finally {
+    await shutdown({ mq, ws, pump, publisher, log }, deps.shutdownMs ?? DEFAULT_SHUTDOWN_MS);
+  }
+}
+
+/** Waits for `start`, or returns early if the bridge is stopped first. */
+async function untilStopped(start: Promise<void>, stopped: Promise<void>): Promise<void> {
+  await Promise.race([start, stopped]);
+}
+
+interface Parts {
+  mq: MqSession;
+  ws: WsClient | null;
+  pump: ToWsPump;
+  publisher: FromWsPublisher;
+  log: Logger;
+}
+
+async function shutdown({ mq, ws, pump, publisher, log }: Parts, budgetMs: number): Promise<void> {
+  const deadline = Date.now() + budgetMs;
+  const left = () => Math.max(0, deadline - Date.now());
+  log.info("Shutting down");
+  // Half the budget for sent frames to settle; the rest to confirm what the WebSocket sent.
+  await pump.stop(mq.up ? left() / 2 : 0);
+  await ws?.close();
+  if (mq.up) await within(publisher.drained(), left());
+  publisher.dispose();
+  if (publisher.buffered > 0) {
+    log.error("WebSocket messages not confirmed by the broker at shutdown are lost", {
+      count: publisher.buffered,
+    });
+  }
+  await mq.close();
+  log.info("Stopped");
+}
