@@ -173,7 +173,11 @@ function readMq(r: Reader): MqSettings | null {
     );
   }
   const consumerTag = r.text("aws_mq.mq_consumer_tag", false) ?? "mqhandler";
-  if (consumerTag.trim() === "") r.problem("aws_mq.mq_consumer_tag", "may not be blank");
+  if (
+    r.raw.values.has("aws_mq.mq_consumer_tag") && r.raw.values.get("aws_mq.mq_consumer_tag")!.trim() === ""
+  ) {
+    r.problem("aws_mq.mq_consumer_tag", "may not be blank");
+  }
   const settings = {
     caFile: r.text("aws_mq.mq_ca_file", false),
     ttlFromWsMs: r.integer("aws_mq.mq_ttl_from_ws", 300_000, { min: 0, max: 2 ** 32 - 1 }),
