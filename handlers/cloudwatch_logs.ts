@@ -17,8 +17,8 @@ import {
   PutLogEventsCommand,
   PutRetentionPolicyCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
-import { consoleSink, errorText, formatLine, type LogSink } from "./logging.ts";
-import { awsClientConfig, awsFailure, type AwsOptions, withDeadline } from "../lib/aws.ts";
+import { consoleSink, formatLine, type LogSink } from "./logging.ts";
+import { awsClientConfig, awsErrorReason, awsFailure, type AwsOptions, withDeadline } from "../lib/aws.ts";
 import { batchSize, type LogEvent, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, toEvent } from "../lib/log_batch.ts";
 
 /** Where to send lines, and how patiently. */
@@ -250,7 +250,7 @@ class Sink implements CloudWatchLogSink {
 
   #enterFailing(err: unknown): void {
     if (this.#failing !== null) return;
-    this.#failing = errorText(err);
+    this.#failing = awsErrorReason(err);
     this.#notice(
       `Cannot send log lines to CloudWatch Logs group "${this.#options.logGroup}" stream ` +
         `"${this.#options.logStream}" (${this.#failing}); writing them to stderr until it recovers`,

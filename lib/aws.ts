@@ -117,30 +117,31 @@ export function awsFailure(err: unknown): AwsFailure {
  * on. `redact` scrubs any value the service's message might echo back.
  */
 export function describeAwsError(action: string, err: unknown, redact = (s: string) => s): Error {
+  const why = awsErrorReason(err, redact);
+  // The raw error would carry unredacted text into `errorText(cause)`.
+  const clean = redact(message(err)) === message(err);
+  return new Error(`${action}: ${why}`, clean ? { cause: err } : {});
+}
+
+/** Why an AWS call failed, with a hint at the fix: `access denied (...): check the IAM policy ...`. */
+export function awsErrorReason(err: unknown, redact = (s: string) => s): string {
   const text = redact(message(err));
   const code = (err as { code?: string })?.code;
-  let why: string;
   switch (awsFailure(err)) {
     case "credentials":
-      why = `no AWS credentials found (${text}): attach an instance role, or set AWS_ACCESS_KEY_ID ` +
+      return `no AWS credentials found (${text}): attach an instance role, or set AWS_ACCESS_KEY_ID ` +
         `and AWS_SECRET_ACCESS_KEY, or configure a profile in ~/.aws`;
-      break;
     case "access":
-      why = `access denied (${text}): check the IAM policy of the instance role`;
-      break;
+      return `access denied (${text}): check the IAM policy of the instance role`;
     case "network":
-      why = NETWORK_CODES.has(code ?? "") || (err as Error)?.name === "TimeoutError"
+      return NETWORK_CODES.has(code ?? "") || (err as Error)?.name === "TimeoutError"
         ? `endpoint unreachable (${text})`
         : `request failed (${text})`;
-      break;
     case "throttled":
-      why = `throttled by AWS after retries (${text})`;
-      break;
+      return `throttled by AWS after retries (${text})`;
     default:
-      why = `${(err as Error)?.name ?? "error"}: ${text}`;
+      return `${(err as Error)?.name ?? "error"}: ${text}`;
   }
-  // The raw error would carry the unredacted text into `errorText(cause)`.
-  return new Error(`${action}: ${why}`, text === message(err) ? { cause: err } : {});
 }
 
 function message(err: unknown): string {
