@@ -11,6 +11,7 @@ import {
   awsEnv,
   deadEndpoint,
   type FakeAws,
+  json,
   startFakeAws,
   startMoto,
   startSilentServer,
@@ -194,4 +195,40 @@ Deno.test("openCloudWatchLogs() neither blocks nor loses lines when the endpoint
   assert.deepEqual(lines, Array.from({ length: 25 }, (_, i) => `line ${i}`));
   sink.write("after close", at(Date.now()));
   assert.equal(fallback.at(-1), "after close");
+});
+
+Deno.test("openCloudWatchLogs() recreates a deleted stream and says once when CloudWatch recovers", async () => {
+  let puts = 0;
+  let down = false;
+  const delivered: string[] = [];
+  await using fake = startFakeAws((call) => {
+    if (call.operation !== "PutLogEvents") return undefined;
+    puts++;
+    if (puts === 1) return json("The specified log stream does not exist.", 400, "ResourceNotFoundException");
+    if (down) return unavailable();
+    delivered.push(...call.body.logEvents.map((e: { message: string }) => e.message));
+    return undefined;
+  });
+  using _env = awsEnv({ AWS_ENDPOINT_URL: fake.endpoint });
+  const { options: o, fallback } = options({ batchAttempts: 2, maxAttempts: 1 });
+  await using sink = await openCloudWatchLogs(o);
+  sink.write("first", at(Date.now()));
+  await sink.flush();
+  assert.equal(fake.of("CreateLogStream").length, 2, "stream created again after ResourceNotFound");
+  assert.deepEqual(delivered, ["first"]);
+
+  down = true;
+  sink.write("while down", at(Date.now()));
+  await sink.flush();
+  down = false;
+  sink.write("after", at(Date.now()));
+  await sink.flush();
+  await sink.close();
+
+  assert.deepEqual(fallback.filter((l) => !l.includes("[cloudwatch]")), ["while down"]);
+  assert.equal(fallback.filter((l) => l.includes("[cloudwatch]")).length, 2, fallback.join("\n"));
+  assert.match(fallback.at(-1)!, /accepts lines again; 1 line\(s\) so far went to stderr/);
+  // The recovery notice is also sent to CloudWatch, after the line that triggered it.
+  assert.deepEqual(delivered.slice(0, 2), ["first", "after"]);
+  assert.match(delivered[2]!, /accepts lines again/);
 });
