@@ -10,6 +10,7 @@
  * the service echoes back is scrubbed of the values being written.
  */
 import { GetParametersByPathCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { loadConfig } from "@smithy/core/config";
 import { ConfigError, type RawConfig } from "../lib/config.ts";
 import { awsClientConfig, type AwsOptions, describeAwsError } from "../lib/aws.ts";
 import { Redactor } from "../lib/secret.ts";
@@ -193,7 +194,11 @@ export interface ResolvedRegion {
   from: string;
 }
 
-/** `-r`, then AWS_REGION, AWS_DEFAULT_REGION, the shared config file, then IMDSv2; else a ConfigError saying to pass -r. */
+/**
+ * `-r`, then AWS_REGION, AWS_DEFAULT_REGION, the shared config file, then
+ * IMDSv2; else a ConfigError saying to pass -r. (The SDK alone would skip
+ * AWS_DEFAULT_REGION, which only the AWS CLI reads.)
+ */
 export async function resolveRegion(sources: RegionSources): Promise<ResolvedRegion> {
   const env = sources.env ?? ((name: string) => Deno.env.get(name));
   if (sources.explicit) return { region: sources.explicit, from: "-r" };
@@ -211,14 +216,24 @@ export async function resolveRegion(sources: RegionSources): Promise<ResolvedReg
   ]);
 }
 
-/** The region the SDK itself would use (AWS_REGION, then the profile in ~/.aws/config), or null. */
+/**
+ * The region in the shared config files (the profile from AWS_PROFILE), read
+ * the way the SDK reads it, or null. Not through a client's own region
+ * provider: that one also asks the instance metadata service, which
+ * `resolveRegion` does afterwards with its own deadline.
+ */
 async function sharedConfigRegion(): Promise<string | null> {
-  const client = new SSMClient({});
   try {
-    return await client.config.region() || null;
+    const region = await loadConfig<string | undefined>(
+      {
+        environmentVariableSelector: () => undefined,
+        configFileSelector: (profile) => profile["region"],
+        default: () => undefined,
+      },
+      { preferredFile: "credentials" },
+    )();
+    return region || null;
   } catch {
-    return null; // "Region is missing"
-  } finally {
-    client.destroy();
+    return null; // an unreadable or malformed file
   }
 }
