@@ -1,10 +1,11 @@
 /**
  * mq2wsbridge: moves messages between an AMQP queue pair and a WebSocket
  * API, both ways. This file is the command line: it parses arguments, loads
- * the configuration, builds the parts and runs the bridge until a signal,
- * `--runsecs`, or a failure, then turns the outcome into an exit status.
+ * the configuration (INI file or Parameter Store), opens logging (stdout or
+ * CloudWatch Logs) and metrics (CloudWatch), runs the bridge until a signal,
+ * `--runsecs` or a failure, and turns the outcome into an exit status.
  */
-import { HELP, parseBridgeArgs, USAGE, UsageError } from "./lib/bridge_args.ts";
+import { type BridgeCli, HELP, parseBridgeArgs, USAGE, UsageError } from "./lib/bridge_args.ts";
 import { type BridgeConfig, ConfigError, parseConfig, type RawConfig } from "./lib/config.ts";
 import { SECRET_KEYS } from "./lib/config_keys.ts";
 import { runBridge } from "./lib/bridge.ts";
@@ -12,8 +13,19 @@ import { MetricsRegistry } from "./lib/metrics.ts";
 import { Redactor } from "./lib/secret.ts";
 import { VERSION } from "./lib/version.ts";
 import { readIniFile } from "./handlers/config.ts";
-import { consoleSink, createLogger, errorText, type Logger } from "./handlers/logging.ts";
+import { openCloudWatchLogs } from "./handlers/cloudwatch_logs.ts";
+import { imdsInstanceId, type ImdsOptions, imdsRegion } from "./handlers/imds.ts";
+import {
+  consoleSink,
+  createLogger,
+  DeferredSink,
+  errorText,
+  type Logger,
+  type LogSink,
+} from "./handlers/logging.ts";
+import { type MetricsPublisher, startMetricsPublisher } from "./handlers/metrics.ts";
 import { MqGaveUpError, MqSession, MqSetupError } from "./handlers/mq.ts";
+import { migrateToSsm, readSsmConfig, resolveRegion } from "./handlers/ssm.ts";
 import { WsClient, WsGaveUpError } from "./handlers/ws.ts";
 
 /** Exit statuses (sysexits.h where one fits). */
@@ -21,9 +33,9 @@ export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, UNAVAILABLE: 69, CONFIG: 78 }
 
 const SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGHUP"];
 
-/** Runs the service; returns the exit status. */
+/** Runs the command line; returns the exit status. */
 export async function main(args: string[]): Promise<number> {
-  let cli;
+  let cli: BridgeCli;
   try {
     cli = parseBridgeArgs(args);
   } catch (err) {
@@ -33,53 +45,54 @@ export async function main(args: string[]): Promise<number> {
   }
   if (cli.help) return print(HELP), EXIT.OK;
   if (cli.version) return print(`mq2wsbridge ${VERSION}`), EXIT.OK;
-  const aws = [
-    cli.ssm && "-s",
-    cli.migrateConfig && "-M",
-    cli.ssmRegion && "-r",
-    cli.cloudwatchLogs && "-l",
-    cli.cloudwatchMetrics && "-m",
-  ].filter(Boolean);
-  if (aws.length > 0) {
-    printErr(`mq2wsbridge: error: ${aws.join(", ")}: AWS support (SSM, CloudWatch) is not available yet`);
-    return EXIT.USAGE;
-  }
 
   const redactor = new Redactor();
-  const log = createLogger({ sink: consoleSink(), info: cli.verbose, debug: cli.debug, redactor });
-  let config: BridgeConfig;
-  let caPem: string | null = null;
+  const early = new DeferredSink(); // where lines go is known only once the configuration is
+  const log = createLogger({ sink: early, info: cli.verbose, debug: cli.debug, redactor });
+  let sink: LogSink & { close?: () => Promise<void> } = consoleSink(cli.cloudwatchLogs ? "stderr" : "stdout");
   try {
-    const { raw, warnings } = await readIniFile(cli.config);
-    registerSecrets(raw, redactor);
-    for (const warning of warnings) log.warn(warning);
-    config = parseConfig(raw, {
-      ws: !cli.websocketStub,
-      logs: cli.cloudwatchLogs,
-      metrics: cli.cloudwatchMetrics,
-    });
-    caPem = await readCa(config);
+    if (cli.migrateConfig) {
+      early.attach(sink);
+      return await migrate(cli, log, redactor);
+    }
+    const config = await loadConfig(cli, log, redactor);
+    if (cli.cloudwatchLogs && !cli.checkConfig) sink = await openLogs(config);
+    early.attach(sink);
+    if (cli.checkConfig) return print(`Configuration from ${config.source} is valid`), EXIT.OK;
+    return await serve(cli, config, log);
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    printErr(`mq2wsbridge: ${redactor.redact(err.message)}`);
-    return EXIT.CONFIG;
+    if (err instanceof ConfigError) {
+      printErr(`mq2wsbridge: ${redactor.redact(err.message)}`);
+      return EXIT.CONFIG;
+    }
+    printErr(`mq2wsbridge: ${redactor.redact(errorText(err))}`);
+    return EXIT.UNAVAILABLE; // Parameter Store or AWS unreachable: worth a restart
+  } finally {
+    early.attach(sink); // lines held so far, if nothing else took them
+    await sink.flush();
+    await sink.close?.();
   }
-  if (cli.checkConfig) return print(`Configuration from ${config.source} is valid`), EXIT.OK;
+}
 
+/** Runs the bridge until a signal, --runsecs, or a side gives up. */
+async function serve(cli: BridgeCli, config: BridgeConfig, log: Logger): Promise<number> {
   const controller = new AbortController();
-  const onSignal = () => {
-    log.info("Signal received; shutting down");
+  const onSignal = (signal: Deno.Signal) => () => {
+    log.info(`${signal} received; shutting down`);
     controller.abort();
   };
-  for (const signal of SIGNALS) Deno.addSignalListener(signal, onSignal);
+  const listeners = SIGNALS.map((signal) => [signal, onSignal(signal)] as const);
+  for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
   const timer = cli.runSecs > 0 ? setTimeout(() => controller.abort(), cli.runSecs * 1000) : undefined;
   const metrics = new MetricsRegistry();
+  let publisher: MetricsPublisher | null = null;
   log.info(`mq2wsbridge ${VERSION} starting`, { config: config.source, stub: cli.websocketStub });
   try {
+    if (cli.cloudwatchMetrics) publisher = await openMetrics(config, metrics, log);
     const mq = new MqSession({
       url: config.mq.url,
       displayUrl: config.mq.displayUrl,
-      caPem,
+      caPem: await readCa(config),
       queues: [config.mq.queueToWs, config.mq.queueFromWs],
       prefetch: config.mq.prefetch,
       heartbeatSecs: config.mq.heartbeatSecs,
@@ -99,11 +112,89 @@ export async function main(args: string[]): Promise<number> {
     }, controller.signal);
     return EXIT.OK;
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     return failure(err, log);
   } finally {
     clearTimeout(timer);
-    for (const signal of SIGNALS) Deno.removeSignalListener(signal, onSignal);
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+    await publisher?.close(); // the last values
   }
+}
+
+/** Reads the INI file, or Parameter Store with -s; validates for what the flags need. */
+async function loadConfig(cli: BridgeCli, log: Logger, redactor: Redactor): Promise<BridgeConfig> {
+  let raw: RawConfig;
+  let warnings: string[];
+  if (cli.ssm) {
+    const { region, from } = await resolveRegion({
+      explicit: cli.ssmRegion,
+      instanceRegion: () => imdsRegion(imds()),
+    });
+    log.info(`Reading configuration from Parameter Store in ${region} (region from ${from})`);
+    ({ raw, warnings } = await readSsmConfig({ region }));
+  } else {
+    ({ raw, warnings } = await readIniFile(cli.config));
+  }
+  registerSecrets(raw, redactor);
+  for (const warning of warnings) log.warn(warning);
+  return parseConfig(raw, {
+    ws: !cli.websocketStub,
+    logs: cli.cloudwatchLogs,
+    metrics: cli.cloudwatchMetrics,
+  });
+}
+
+/** -M: copies the (valid) INI file into Parameter Store, verifies, prints the names written. */
+async function migrate(cli: BridgeCli, log: Logger, redactor: Redactor): Promise<number> {
+  const { raw, warnings } = await readIniFile(cli.config);
+  registerSecrets(raw, redactor);
+  for (const warning of warnings) log.warn(warning);
+  parseConfig(raw, { ws: !cli.websocketStub, logs: cli.cloudwatchLogs, metrics: cli.cloudwatchMetrics });
+  const { region } = await resolveRegion({
+    explicit: cli.ssmRegion,
+    instanceRegion: () => imdsRegion(imds()),
+  });
+  const { written, skipped } = await migrateToSsm(raw, { region });
+  print(
+    `Migrated ${written.length} parameters from ${cli.config} to Parameter Store in ${region}, verified:`,
+  );
+  for (const name of written) print(`  ${name}`);
+  if (skipped.length > 0) print(`Skipped (empty in the INI file): ${skipped.join(", ")}`);
+  return EXIT.OK;
+}
+
+function openLogs(config: BridgeConfig) {
+  const cw = config.cloudwatch;
+  return openCloudWatchLogs({
+    region: cw.region!,
+    logGroup: cw.logGroup!,
+    logStream: cw.logStream!,
+    retentionDays: cw.retentionDays,
+  });
+}
+
+function openMetrics(
+  config: BridgeConfig,
+  registry: MetricsRegistry,
+  log: Logger,
+): Promise<MetricsPublisher> {
+  const cw = config.cloudwatch;
+  return startMetricsPublisher({
+    region: cw.region!,
+    namespace: cw.metricsNamespace!,
+    resolutionSecs: cw.metricsResolutionSecs,
+    source: registry,
+    log: log.child("metrics"),
+    instanceId: () => imdsInstanceId(imds()),
+  });
+}
+
+/** Instance metadata settings, the standard AWS way. */
+function imds(): ImdsOptions {
+  return {
+    endpoint: Deno.env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT"),
+    disabled: ["1", "true"].includes(Deno.env.get("AWS_EC2_METADATA_DISABLED")?.toLowerCase() ?? ""),
+  };
 }
 
 /** Maps a fatal error to an exit status, after logging it. */
@@ -126,10 +217,8 @@ function registerSecrets(raw: RawConfig, redactor: Redactor): void {
     const value = raw.values.get(key);
     if (value === undefined) continue;
     redactor.add(value);
-    if (key === "aws_mq.mq_url") {
-      const password = URL.canParse(value) ? new URL(value).password : "";
-      if (password) redactor.add(decodeURIComponent(password));
-    }
+    const password = key === "aws_mq.mq_url" && URL.canParse(value) ? new URL(value).password : "";
+    if (password) redactor.add(decodeURIComponent(password));
   }
 }
 

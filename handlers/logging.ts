@@ -123,6 +123,30 @@ export function consoleSink(stream: "stdout" | "stderr" = "stdout"): LogSink {
   };
 }
 
+/**
+ * Holds lines until the real sink is known (it depends on the configuration,
+ * which is read after the first lines are logged), then passes them on.
+ */
+export class DeferredSink implements LogSink {
+  #target: LogSink | null = null;
+  #held: [string, LogRecord][] = [];
+
+  write(line: string, record: LogRecord): void {
+    if (this.#target) this.#target.write(line, record);
+    else this.#held.push([line, record]);
+  }
+
+  /** Sends what was held to `target`, and everything after it. */
+  attach(target: LogSink): void {
+    this.#target = target;
+    for (const [line, record] of this.#held.splice(0)) target.write(line, record);
+  }
+
+  flush(): Promise<void> {
+    return this.#target?.flush() ?? Promise.resolve();
+  }
+}
+
 /** Keeps lines in memory; tests read `lines` and `records`. */
 export class MemorySink implements LogSink {
   readonly lines: string[] = [];

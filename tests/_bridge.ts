@@ -139,7 +139,7 @@ export class BridgeProcess implements AsyncDisposable {
   readonly #reading: Promise<void>;
   #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
 
-  constructor(args: string[], program = MAIN) {
+  constructor(args: string[], options: { program?: string; env?: Record<string, string> } = {}) {
     this.#child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -148,9 +148,10 @@ export class BridgeProcess implements AsyncDisposable {
         "--allow-read",
         "--allow-env",
         "--allow-sys",
-        program,
+        options.program ?? MAIN,
         ...args,
       ],
+      env: { NO_COLOR: "1", ...options.env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -159,6 +160,10 @@ export class BridgeProcess implements AsyncDisposable {
       () => {},
     );
     this.status = this.#child.status;
+  }
+
+  get pid(): number {
+    return this.#child.pid;
   }
 
   /** All output so far, one string. */
@@ -218,7 +223,7 @@ export class BridgeProcess implements AsyncDisposable {
   }
 }
 
-/** Spawns `main.ts` with `args`. */
-export function spawnBridge(args: string[]): BridgeProcess {
-  return new BridgeProcess(args);
+/** Spawns `main.ts` with `args` (and extra environment variables). */
+export function spawnBridge(args: string[], env?: Record<string, string>): BridgeProcess {
+  return new BridgeProcess(args, env ? { env } : {});
 }

@@ -241,7 +241,10 @@ Deno.test("readIniFile() warns when the file is readable by others and names a m
     assert.match(open.warnings[0]!, /readable by group or others \(mode 0644\).*chmod 600/);
     await Deno.chmod(path, 0o600);
     assert.deepEqual((await readIniFile(path)).warnings, []);
-    await assert.rejects(() => readIniFile(`${dir}/missing.ini`), /missing\.ini:\n {2}the file does not exist/);
+    await assert.rejects(
+      () => readIniFile(`${dir}/missing.ini`),
+      /missing\.ini:\n {2}the file does not exist/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

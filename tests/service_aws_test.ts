@@ -1,0 +1,105 @@
+/**
+ * The whole service as operators run it, `mq2wsbridge -s -l -m`, spawned as
+ * a process against the local broker, a local WebSocket server and moto
+ * (Parameter Store, CloudWatch Logs, CloudWatch metrics and IMDSv2): the
+ * configuration lives only in the parameter store (put there by -M), and
+ * the log lines and metrics arrive in CloudWatch.
+ */
+import assert from "node:assert/strict";
+import {
+  CloudWatchLogsClient,
+  DescribeLogGroupsCommand,
+  GetLogEventsCommand,
+} from "@aws-sdk/client-cloudwatch-logs";
+import { CloudWatchClient, ListMetricsCommand } from "@aws-sdk/client-cloudwatch";
+import { bridgeValues, spawnBridge, TEST_CLIENT_SECRET, TEST_PASSWORD, writeIni } from "./_bridge.ts";
+import { openBroker } from "./_broker.ts";
+import { startMoto, unique } from "./_aws.ts";
+import { startWsServer } from "./_ws_server.ts";
+
+Deno.test("mq2wsbridge -s -l -m runs from Parameter Store filled by -M, logging and measuring to CloudWatch [integration]", async () => {
+  await using moto = await startMoto();
+  await using broker = await openBroker();
+  const toWs = await broker.queue("to_ws");
+  const fromWs = await broker.queue("from_ws");
+  await using server = startWsServer();
+  const group = `/test/${unique("bridge")}`;
+  const namespace = `test/${unique("bridge")}`;
+  await using ini = await writeIni({
+    ...bridgeValues({ toWs, fromWs, wsUrl: server.url, mqUrl: "amqp://127.0.0.1:5672" }),
+    "aws_mq.mq_user_id": "guest",
+    "aws_mq.mq_password": "guest",
+    "aws_cloudwatch.cw_region": "us-east-1",
+    "aws_cloudwatch.cw_log_group": group,
+    "aws_cloudwatch.cw_log_stream": "app",
+    "aws_cloudwatch.cw_retention_days": "14",
+    "aws_cloudwatch.cw_metrics_namespace": namespace,
+    "aws_cloudwatch.cw_metrics_resolution": "1",
+  });
+  const env = {
+    AWS_ENDPOINT_URL: moto.endpoint,
+    AWS_EC2_METADATA_SERVICE_ENDPOINT: moto.endpoint,
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+    AWS_REGION: "us-east-1",
+  };
+
+  // -M: the INI goes into Parameter Store; only names are printed.
+  await using migrate = spawnBridge(["-c", ini.path, "-s", "-M"], env);
+  assert.equal((await migrate.exit()).code, 0, migrate.output);
+  assert.match(migrate.output, /\/mq2wsbridge\/aws_mq\/mq_qname_to_ws/);
+  assert.match(migrate.output, /\/mq2wsbridge\/ws_api\/client_secret/);
+  assert.ok(!migrate.output.includes(TEST_CLIENT_SECRET) && !migrate.output.includes(toWs), migrate.output);
+
+  // The service, configured only from the store (no -c, run in another directory).
+  await Deno.remove(ini.path);
+  await using bridge = spawnBridge(["-s", "-l", "-m", "-v"], env);
+  await broker.publish(toWs, ["one", "two", "three"]);
+  const got = await broker.collect(fromWs, 3);
+  assert.deepEqual(got.map((m) => m.text), ["one", "two", "three"]);
+  bridge.kill("SIGTERM");
+  assert.equal((await bridge.exit()).code, 0, bridge.output);
+  assert.equal(bridge.output.trim(), "", "no stdout or stderr logging with -l");
+
+  const client = {
+    region: "us-east-1",
+    endpoint: moto.endpoint,
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  };
+  const logs = new CloudWatchLogsClient(client);
+  const metrics = new CloudWatchClient(client);
+  try {
+    const events = await logs.send(
+      new GetLogEventsCommand({ logGroupName: group, logStreamName: "app", startFromHead: true }),
+    );
+    const lines = (events.events ?? []).map((e) => e.message ?? "");
+    assert.ok(lines.some((line) => /INFO {2}\[bridge\] Bridging/.test(line)), lines.join("\n"));
+    assert.ok(lines.some((line) => /SIGTERM received/.test(line)), "flushed at shutdown");
+    assert.ok(lines.at(-1)?.includes("Stopped"), lines.join("\n"));
+    assert.ok(!lines.join("\n").includes(TEST_CLIENT_SECRET) && !lines.join("\n").includes(TEST_PASSWORD));
+    const described = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: group }));
+    assert.equal(described.logGroups?.[0]?.retentionInDays, 14);
+
+    const listed = await metrics.send(new ListMetricsCommand({ Namespace: namespace }));
+    const names = new Set(listed.Metrics?.map((m) => m.MetricName));
+    for (
+      const name of [
+        "to_ws_total",
+        "to_ws_persecond",
+        "from_ws_total",
+        "from_ws_persecond",
+        "mq_connection_attempts_total",
+        "mq_connection_attempts_recent",
+        "ws_connection_attempts_total",
+        "ws_connection_attempts_recent",
+      ]
+    ) {
+      assert.ok(names.has(name), `${name} in ${[...names]}`);
+    }
+    const dimensions = Object.fromEntries(listed.Metrics![0]!.Dimensions!.map((d) => [d.Name, d.Value]));
+    assert.deepEqual(dimensions, { instance_id: "i-fake", pid: String(bridge.pid) });
+  } finally {
+    logs.destroy();
+    metrics.destroy();
+  }
+});
