@@ -201,12 +201,17 @@ export class FromWsPublisher {
   }
 
   #settle(item: Item, generation: number, err: unknown): void {
-    if (item.state !== "inflight" || item.generation !== generation) return; // reset by onMqDown
-    this.#inflight--;
+    const current = item.state === "inflight" && item.generation === generation;
     if (err === null) {
+      // A confirm can land in the same turn as the connection loss that reset the
+      // item to waiting: it still counts, and saves a duplicate. Once republished,
+      // the new publish's own confirm settles it.
+      if (!current && item.state !== "waiting") return;
+      if (current) this.#inflight--;
       this.#metrics.count(FROM_WS_TOTAL);
       this.#finish(item, true);
-    } else {
+    } else if (current) {
+      this.#inflight--;
       this.#metrics.count(FROM_WS_PUBLISH_FAILURES_TOTAL);
       this.#log.warn("Publish not confirmed; will retry", { queue: this.#opts.queue, error: errorText(err) });
       if (item.onSettled) {
