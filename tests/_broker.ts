@@ -150,3 +150,19 @@ async function rabbitmqctl(args: string[]): Promise<string> {
   if (!out.success) throw new Error(`rabbitmqctl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
   return new TextDecoder().decode(out.stdout);
 }
+
+/** A broker user that exists for one test: its password really authenticates, so tests can hunt for it in logs. */
+export async function brokerUser(): Promise<
+  AsyncDisposable & { name: string; password: string; url: string }
+> {
+  const name = `test-user-${crypto.randomUUID().slice(0, 8)}`;
+  const password = `pw-${crypto.randomUUID()}`;
+  await rabbitmqctl(["add_user", name, password]);
+  await rabbitmqctl(["set_permissions", "-p", "/", name, ".*", ".*", ".*"]);
+  return {
+    name,
+    password,
+    url: `amqp://${name}:${password}@127.0.0.1:5672`,
+    [Symbol.asyncDispose]: async () => void await rabbitmqctl(["delete_user", name]),
+  };
+}

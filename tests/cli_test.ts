@@ -1,0 +1,263 @@
+/**
+ * mq2wsbridge's command line: argument parsing as a pure function, then the
+ * real program spawned as a process for exit statuses, signals, shutdown
+ * accounting and what its output may (not) contain.
+ */
+import assert from "node:assert/strict";
+import { HELP, parseBridgeArgs, UsageError } from "../lib/bridge_args.ts";
+import { VERSION } from "../lib/version.ts";
+import { bridgeValues, spawnBridge, TEST_CLIENT_SECRET, writeIni } from "./_bridge.ts";
+import { brokerUser, openBroker } from "./_broker.ts";
+import { startProxy } from "./_proxy.ts";
+import { startWsServer } from "./_ws_server.ts";
+
+Deno.test("parseBridgeArgs() has the original's defaults: run forever, mq2wsbridge.ini, WARN and ERROR only", () => {
+  assert.deepEqual(parseBridgeArgs([]), {
+    runSecs: 0,
+    verbose: false,
+    debug: false,
+    config: "mq2wsbridge.ini",
+    ssmRegion: null,
+    ssm: false,
+    migrateConfig: false,
+    websocketStub: false,
+    cloudwatchLogs: false,
+    cloudwatchMetrics: false,
+    checkConfig: false,
+    help: false,
+    version: false,
+  });
+});
+
+Deno.test("parseBridgeArgs() accepts every flag in short, long and combined forms", () => {
+  const cli = parseBridgeArgs([
+    "--runsecs",
+    "30",
+    "-vd",
+    "-c",
+    "x.ini",
+    "-r",
+    "eu-west-1",
+    "-sM",
+    "-X",
+    "-lm",
+  ]);
+  assert.equal(cli.runSecs, 30);
+  assert.ok(cli.verbose && cli.debug && cli.ssm && cli.migrateConfig && cli.websocketStub);
+  assert.ok(cli.cloudwatchLogs && cli.cloudwatchMetrics);
+  assert.equal(cli.config, "x.ini");
+  assert.equal(cli.ssmRegion, "eu-west-1");
+  const long = parseBridgeArgs([
+    "--runsecs=5",
+    "--verbose",
+    "--debug",
+    "--config=y.ini",
+    "--ssm-region=us-east-2",
+    "--ssm",
+    "--migrate-config",
+    "--websocket-stub",
+    "--cloudwatch-logs",
+    "--cloudwatch-metrics",
+    "--check-config",
+  ]);
+  assert.ok(long.checkConfig && long.migrateConfig && long.cloudwatchMetrics);
+  assert.equal(long.config, "y.ini");
+});
+
+Deno.test("parseBridgeArgs() rejects bad input, naming the argument", () => {
+  const cases: [string[], RegExp][] = [
+    [["--runsecs", "ten"], /--runsecs: invalid value "ten"/],
+    [["--runsecs", "-1"], /--runsecs/],
+    [["-M"], /-M\/--migrate-config: requires -s\/--ssm/],
+    [["-r", "mars"], /-r\/--ssm-region: "mars" is not an AWS region/],
+    [["--bogus"], /bogus/],
+    [["extra"], /extra/],
+  ];
+  for (const [argv, message] of cases) {
+    assert.throws(() => parseBridgeArgs(argv), (e) => e instanceof UsageError && message.test(e.message));
+  }
+});
+
+Deno.test("mq2wsbridge --help lists every flag and exits 0; --version prints the version [integration]", async () => {
+  await using help = spawnBridge(["--help"]);
+  assert.equal((await help.exit()).code, 0);
+  assert.equal(help.output, HELP);
+  for (
+    const flag of [
+      "--runsecs",
+      "--verbose",
+      "--debug",
+      "--config",
+      "--ssm-region",
+      "--ssm",
+      "--migrate-config",
+      "--websocket-stub",
+      "--cloudwatch-logs",
+      "--cloudwatch-metrics",
+    ]
+  ) {
+    assert.ok(help.output.includes(flag), flag);
+  }
+  await using version = spawnBridge(["--version"]);
+  assert.equal((await version.exit()).code, 0);
+  assert.equal(version.output, `mq2wsbridge ${VERSION}`);
+});
+
+Deno.test("mq2wsbridge exits 2 with the usage on a bad command line [integration]", async () => {
+  await using bridge = spawnBridge(["--runsecs", "soon"]);
+  assert.equal((await bridge.exit()).code, 2);
+  assert.match(bridge.output, /^usage: mq2wsbridge/);
+  assert.match(bridge.output, /mq2wsbridge: error: argument --runsecs: invalid value "soon"/);
+});
+
+Deno.test("mq2wsbridge exits 78 listing every configuration problem, without secrets [integration]", async () => {
+  await using ini = await writeIni({
+    "ws_api.client_secret": "zz" + TEST_CLIENT_SECRET,
+    "aws_mq.mq_url": "amqp://127.0.0.1:5672",
+    "aws_mq.mq_port": "abc",
+    "aws_mq.mq_qname_to_ws": "a",
+  });
+  await using bridge = spawnBridge(["-c", ini.path]);
+  assert.equal((await bridge.exit()).code, 78);
+  assert.match(bridge.output, new RegExp(`Cannot load configuration from ${ini.path}:`));
+  for (
+    const problem of [
+      /ws_api\.client_id: is required/,
+      /ws_api\.client_secret: must be a hex string/,
+      /aws_mq\.mq_port: "abc" is not a port number/,
+      /aws_mq\.mq_qname_from_ws: is required/,
+    ]
+  ) {
+    assert.match(bridge.output, problem);
+  }
+  assert.ok(!bridge.output.includes(TEST_CLIENT_SECRET), bridge.output);
+  await using missing = spawnBridge(["-c", `${ini.dir}/nope.ini`]);
+  assert.equal((await missing.exit()).code, 78);
+  assert.match(missing.output, /nope\.ini:\n {2}the file does not exist/);
+});
+
+Deno.test("mq2wsbridge --check-config validates and exits 0, warning about a world-readable file [integration]", async () => {
+  await using ini = await writeIni(bridgeValues({ toWs: "a", fromWs: "b" }), 0o644);
+  await using bridge = spawnBridge(["-c", ini.path, "--check-config"]);
+  assert.equal((await bridge.exit()).code, 0);
+  assert.match(bridge.output, /WARN .*readable by group or others \(mode 0644\)/);
+  assert.match(bridge.output, /is valid$/);
+});
+
+Deno.test("mq2wsbridge exits 69 when the WebSocket API keeps refusing, saying why [integration]", async () => {
+  await using broker = await openBroker();
+  const toWs = await broker.queue("to_ws");
+  const fromWs = await broker.queue("from_ws");
+  await using server = startWsServer();
+  server.refuseWith = 403;
+  await using ini = await writeIni(
+    bridgeValues({ toWs, fromWs, wsUrl: server.url }, { "ws_api.ws_max_connect_attempts": "3" }),
+  );
+  await using bridge = spawnBridge(["-c", ini.path]);
+  assert.equal((await bridge.exit()).code, 69);
+  assert.equal(server.requests.length, 3);
+  assert.match(bridge.output, /WebSocket connection failed 3 time\(s\).*ws_max_connect_attempts=3/);
+  assert.equal(await broker.ready(toWs), 0, "queues declared, nothing consumed");
+});
+
+Deno.test("mq2wsbridge exits 69 when the broker refuses the login, without printing the password [integration]", async () => {
+  await using user = await brokerUser();
+  await using ini = await writeIni(
+    bridgeValues({
+      toWs: "x",
+      fromWs: "y",
+      mqUrl: `amqp://${user.name}:wrong-${user.password}@127.0.0.1:5672`,
+    }, {
+      "aws_mq.mq_max_connect_attempts": "2",
+      "aws_mq.mq_reconnect_delay_secs": "0.1",
+    }),
+  );
+  await using bridge = spawnBridge(["-c", ini.path, "-X"]);
+  assert.equal((await bridge.exit()).code, 69);
+  assert.match(bridge.output, /ACCESS.REFUSED.*check mq_user_id and mq_password/);
+  assert.match(bridge.output, /gave up after 2 attempts/);
+  assert.ok(!bridge.output.includes(user.password), bridge.output);
+});
+
+Deno.test("mq2wsbridge exits 78 when a queue exists with other settings, naming it [integration]", async () => {
+  await using broker = await openBroker();
+  const toWs = await broker.queue("to_ws", { durable: false });
+  const fromWs = await broker.queue("from_ws");
+  await using ini = await writeIni(bridgeValues({ toWs, fromWs }));
+  await using bridge = spawnBridge(["-c", ini.path, "-X"]);
+  assert.equal((await bridge.exit()).code, 78);
+  assert.match(
+    bridge.output,
+    new RegExp(`Cannot declare queue "${toWs}" durable: it exists with different settings`),
+  );
+  assert.match(bridge.output, /inequivalent arg 'durable'/);
+});
+
+Deno.test("mq2wsbridge --runsecs stops by itself and exits 0 [integration]", async () => {
+  await using broker = await openBroker();
+  const toWs = await broker.queue("to_ws");
+  const fromWs = await broker.queue("from_ws");
+  await using ini = await writeIni(bridgeValues({ toWs, fromWs }));
+  await using bridge = spawnBridge(["-c", ini.path, "-X", "-v", "--runsecs", "1"]);
+  assert.equal((await bridge.exit()).code, 0);
+  assert.match(bridge.output, /Stopped$/);
+});
+
+for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+  Deno.test(`mq2wsbridge on ${signal} while messages flow exits 0 with every message delivered or back in its queue [integration]`, async () => {
+    await using broker = await openBroker();
+    const toWs = await broker.queue("to_ws");
+    const fromWs = await broker.queue("from_ws");
+    await using server = startWsServer();
+    await using ini = await writeIni(bridgeValues({ toWs, fromWs, wsUrl: server.url }));
+    await using bridge = spawnBridge(["-c", ini.path, "-v"]);
+    await bridge.waitForLine(/Bridging/);
+    const sent = Array.from({ length: 5000 }, (_, i) => `m-${i}`);
+    await broker.publish(toWs, sent);
+    await server.receivedCount(500);
+    bridge.kill(signal);
+    assert.equal((await bridge.exit()).code, 0, bridge.output);
+    assert.match(bridge.output, new RegExp(`${signal} received; shutting down`));
+    const reached = new Set(server.received.map(String));
+    const requeued = (await broker.drain(toWs)).map((m) => m.text);
+    const missing = sent.filter((body) => !reached.has(body) && !requeued.includes(body));
+    assert.deepEqual(missing, [], "every message reached the WebSocket or is back in to_ws");
+    const published = new Set((await broker.drain(fromWs)).map((m) => m.text));
+    assert.deepEqual(
+      [...reached].filter((body) => !published.has(body)),
+      [],
+      "every reply the bridge got was published",
+    );
+  });
+}
+
+Deno.test("mq2wsbridge -v -d never logs the broker password, the client secret or the token [integration]", async () => {
+  await using user = await brokerUser();
+  await using broker = await openBroker();
+  const toWs = await broker.queue("to_ws");
+  const fromWs = await broker.queue("from_ws");
+  await using server = startWsServer();
+  await using proxy = startProxy(Number(new URL(server.url).port));
+  await using ini = await writeIni(
+    bridgeValues({ toWs, fromWs, wsUrl: `ws://127.0.0.1:${proxy.port}`, mqUrl: user.url }),
+  );
+  await using bridge = spawnBridge(["-c", ini.path, "-v", "-d"]);
+  await bridge.waitForLine(/Bridging/);
+  await broker.publish(toWs, ["hello"]);
+  await broker.collect(fromWs, 1);
+  await bridge.waitForLine(/DEBUG .*Received from WebSocket/);
+  proxy.cutAll(); // a reconnect: a second token, and error text from the runtime
+  await bridge.waitForLine(/Connected to the WebSocket API conn=2/);
+  bridge.kill("SIGTERM");
+  assert.equal((await bridge.exit()).code, 0);
+  const output = bridge.output;
+  assert.match(output, /DEBUG .*Sent to WebSocket/);
+  assert.match(output, /WARN .*WebSocket connection lost/);
+  assert.equal(server.tokens.length, 2);
+  for (
+    const secret of [user.password, encodeURIComponent(user.password), TEST_CLIENT_SECRET, ...server.tokens]
+  ) {
+    assert.ok(!output.includes(secret), `found a secret in:\n${output}`);
+  }
+  assert.ok(!/jwt=(?!\*\*\*)/.test(output));
+});
