@@ -216,6 +216,14 @@ export class MqSession {
     if (this.#pub) await declareQueues(this.#pub, this.#opts.queues);
   }
 
+  /** Deletes a queue and the messages in it (demo and tool clean-up). */
+  async deleteQueue(queue: string): Promise<void> {
+    if (!this.#pub) {
+      throw new MqUnavailableError(`Cannot delete queue "${queue}": the broker connection is down`);
+    }
+    await this.#pub.deleteQueue(queue);
+  }
+
   /** Closes the connection (unacknowledged deliveries return to their queue). Safe to call twice. */
   close(): Promise<void> {
     return this.#closePromise ??= this.#doClose();
