@@ -249,3 +249,17 @@ Deno.test("readIniFile() warns when the file is readable by others and names a m
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the README's configuration table lists every key, in order, with the defaults the code uses", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const rows = [...readme.matchAll(/^\| `(\w+)\.(\w+)` +\| ([^|]+?) +\|/gm)].map((m) => ({
+    key: `${m[1]}.${m[2]}`,
+    default: m[3]!,
+  }));
+  assert.deepEqual(rows.map((r) => r.key), KEYS.map((k) => `${k.section}.${k.key}`));
+  for (const [i, def] of KEYS.entries()) {
+    const documented = rows[i]!.default;
+    if (def.default !== undefined) assert.equal(documented, def.default, rows[i]!.key);
+    else assert.match(documented, /^(required|none)/, rows[i]!.key);
+  }
+});
