@@ -156,7 +156,10 @@ export class WsClient {
   async #attempt(attempt: number): Promise<Outcome> {
     let socket: WebSocket;
     try {
-      socket = new WebSocket(await this.#makeUrl());
+      const url = await this.#makeUrl();
+      // close() may have run while the token was signed; it saw no socket to close.
+      if (this.#closing) return { opened: false, why: "closed before connecting" };
+      socket = new WebSocket(url);
     } catch (err) {
       return { opened: false, why: `cannot start a connection: ${(err as Error).message}` };
     }
