@@ -228,8 +228,13 @@ export class MqSession {
   async #doClose(): Promise<void> {
     this.#closing = true;
     this.#stop.abort();
-    const conn = this.#conn;
+    const [conn, sub, pub] = [this.#conn, this.#sub, this.#pub];
     this.#detach();
+    // Channels first: amqplib can put connection.close on the wire ahead of acks still
+    // queued on a channel, and the broker then redelivers messages we acknowledged. A
+    // channel's own close follows its acks in order.
+    if (sub) await sub.close().catch(() => {});
+    if (pub) await pub.close().catch(() => {});
     if (conn) await conn.close().catch(() => {});
     await this.#reconnecting?.catch(() => {});
     await this.#consumerOp;
