@@ -228,6 +228,8 @@ export class MqSession {
   async #doClose(): Promise<void> {
     this.#closing = true;
     this.#stop.abort();
+    // A connection attempt in flight may still succeed: let it finish, then close what it opened.
+    await this.#reconnecting?.catch(() => {});
     const [conn, sub, pub] = [this.#conn, this.#sub, this.#pub];
     this.#detach();
     // Channels first: amqplib can put connection.close on the wire ahead of acks still
@@ -236,7 +238,6 @@ export class MqSession {
     if (sub) await sub.close().catch(() => {});
     if (pub) await pub.close().catch(() => {});
     if (conn) await conn.close().catch(() => {});
-    await this.#reconnecting?.catch(() => {});
     await this.#consumerOp;
     this.#closed.resolve();
   }
@@ -255,6 +256,7 @@ export class MqSession {
       this.#metrics.count(MQ_CONNECTION_ATTEMPTS_TOTAL);
       try {
         await this.#open();
+        if (this.#closing) return; // close() is waiting for this attempt, and closes what it opened
         this.#log.info("Connected to broker", { url: displayUrl, attempt });
         for (const fn of this.#upListeners) fn();
         return;
