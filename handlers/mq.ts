@@ -270,7 +270,8 @@ export class MqSession {
           this.#closed.reject(fatal);
           return;
         }
-        const waitSecs = Math.min(attempt * step, MAX_RECONNECT_DELAY_SECS);
+        // Whole milliseconds, so the log says 0.3 s rather than 0.30000000000000004 s.
+        const waitSecs = Math.round(Math.min(attempt * step, MAX_RECONNECT_DELAY_SECS) * 1000) / 1000;
         this.#log.warn(`Cannot connect to broker ${displayUrl}; retrying in ${waitSecs} s`, {
           attempt: `${attempt}/${max}`,
           error: explain(err),
