@@ -150,6 +150,45 @@ Deno.test("MqSession.publish() resolves only once the broker has confirmed [inte
   assert.equal(await broker.ready(queue), 1, "confirmed means enqueued");
 });
 
+Deno.test("MqSession.publish() rejects with MqUnavailableError when the connection drops before the confirm [integration]", async () => {
+  await using broker = await openBroker();
+  const queue = await broker.queue("unconfirmed");
+  await using proxy = startProxy(5672);
+  await using mq = session({ queues: [queue], url: `amqp://guest:guest@127.0.0.1:${proxy.port}` });
+  await mq.start();
+  const up = nextEvent((fn) => mq.onUp(fn), "onUp after the cut");
+  proxy.pause();
+  const published = mq.publish(queue, Buffer.from("in doubt"), { ...TEXT, messageId: "doubt-1" });
+  proxy.cutAll();
+  const error = await settledError(published, 5_000);
+  assert.ok(error instanceof MqUnavailableError, `got ${error}`);
+  proxy.resume();
+  await up;
+  await mq.publish(queue, Buffer.from("retried"), { ...TEXT, messageId: "doubt-1" });
+  assert.deepEqual((await broker.drain(queue)).map((m) => m.text), ["retried"]);
+});
+
+Deno.test("MqSession.writable turns false when the channel backs up and waitWritable() resolves once it drains [integration]", async () => {
+  await using broker = await openBroker();
+  const queue = await broker.queue("backpressure");
+  await using mq = session({ queues: [queue] });
+  await mq.start();
+  assert.equal(mq.writable, true);
+  await mq.waitWritable(); // resolves at once while writable
+  // Publishing in one synchronous run gives amqplib no turn to write anything out:
+  // the channel's buffer fills and publish() reports it.
+  const body = Buffer.alloc(1024, 1);
+  const confirms: Promise<void>[] = [];
+  for (let i = 0; mq.writable && i < 20_000; i++) {
+    confirms.push(mq.publish(queue, body, { contentType: "application/octet-stream" }));
+  }
+  assert.equal(mq.writable, false, `still writable after ${confirms.length} messages`);
+  await withDeadline(mq.waitWritable(), 5_000, "waitWritable() to resolve");
+  assert.equal(mq.writable, true);
+  await withDeadline(Promise.all(confirms), 10_000, "every confirm");
+  assert.equal(await broker.ready(queue), confirms.length);
+});
+
 Deno.test("MqSession.publish() rejects with MqReturnedError when the queue does not exist [integration]", async () => {
   await using mq = session();
   await mq.start();
@@ -386,6 +425,42 @@ Deno.test("MqSession.close() is safe twice and concurrently and returns unacknow
   assert.deepEqual(back.map((m) => m.text), ["u2", "u3"]);
   assert.ok(back.every((m) => m.redelivered));
   assert.equal(await closeConnectionsNamed(mq.name), 0, "no connection left");
+});
+
+Deno.test("MqSession.close() returns within a bounded time when the broker stops answering [integration]", async () => {
+  await using broker = await openBroker();
+  const queue = await broker.queue("close-silent");
+  await using proxy = startProxy(5672);
+  const mq = session({ queues: [queue], url: `amqp://guest:guest@127.0.0.1:${proxy.port}` });
+  await mq.start();
+  proxy.pause();
+  // The forwarder stops reading only after the read it has already started: this publish
+  // takes that read (its confirm proves it), and everything after it stays in the forwarder.
+  await mq.publish(queue, Buffer.from("last through"), TEXT);
+  const t0 = performance.now();
+  await withDeadline(mq.close(), 6_000, "close() with a silent broker");
+  const took = performance.now() - t0;
+  assert.ok(took < 4_000, `close() took ${took} ms`);
+  await mq.closed;
+  assert.equal(mq.up, false);
+  await mq.sink.waitFor(/WARN .*did not answer the close within 2000 ms; dropping the connection/);
+});
+
+Deno.test("MqSession.close() returns promptly when the connection is cut while closing [integration]", async () => {
+  await using broker = await openBroker();
+  const queue = await broker.queue("close-cut");
+  await using proxy = startProxy(5672);
+  const mq = session({ queues: [queue], url: `amqp://guest:guest@127.0.0.1:${proxy.port}` });
+  await mq.start();
+  proxy.pause();
+  await mq.publish(queue, Buffer.from("last through"), TEXT); // see the test above
+  const t0 = performance.now();
+  const closing = mq.close();
+  proxy.cutAll();
+  await withDeadline(closing, 6_000, "close() after the cut");
+  const took = performance.now() - t0;
+  assert.ok(took < 1_000, `close() took ${took} ms`);
+  await mq.closed;
 });
 
 Deno.test("MqSession.close() during start() leaves no connection open [integration]", async () => {
