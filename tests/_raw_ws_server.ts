@@ -25,6 +25,8 @@ export interface RawWsServerOptions {
   answerPings?: boolean;
   /** Complete the HTTP upgrade (default true); false leaves every client waiting. */
   handshake?: boolean;
+  /** Answer the client's close frame and end the connection (default true). */
+  answerClose?: boolean;
 }
 
 /** One accepted TCP connection. */
@@ -136,7 +138,7 @@ export class RawConnection {
       !(w.opcode === frame.opcode && w.n === n && (w.resolve(frame), true))
     );
     if (frame.opcode === OP.ping && this.#server.answerPings) await this.send(OP.pong, frame.payload);
-    if (frame.opcode === OP.close) {
+    if (frame.opcode === OP.close && this.#server.answerClose) {
       await this.send(OP.close, frame.payload.slice(0, 2));
       return true;
     }
@@ -151,6 +153,7 @@ export class RawWsServer implements AsyncDisposable {
   readonly requests: string[] = [];
   answerPings: boolean;
   handshake: boolean;
+  answerClose: boolean;
   readonly #listener: Deno.TcpListener;
   readonly #accepting: Promise<void>;
   #waiters: ((conn: RawConnection) => void)[] = [];
@@ -158,6 +161,7 @@ export class RawWsServer implements AsyncDisposable {
   constructor(options: RawWsServerOptions = {}) {
     this.answerPings = options.answerPings ?? true;
     this.handshake = options.handshake ?? true;
+    this.answerClose = options.answerClose ?? true;
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     this.#accepting = this.#accept();
   }

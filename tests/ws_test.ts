@@ -415,3 +415,21 @@ Deno.test("WsClient.close() during a handshake that never completes returns prom
   assert.ok(performance.now() - t0 < 2_500, `close took ${performance.now() - t0} ms`);
   await ws.closed;
 });
+
+Deno.test("WsClient.close() returns within a bounded time when the server never answers the close [integration]", async () => {
+  await using server = startRawWsServer({ answerClose: false });
+  await using ws = client(wsSettings(server.url));
+  await ws.start();
+  const conn = await server.connection(0);
+  const t0 = performance.now();
+  await withDeadline(ws.close(), 6_000, "close() with a server that ignores it");
+  const took = performance.now() - t0;
+  assert.ok(took < 4_000, `close() took ${took} ms`);
+  await conn.waitFrame(OP.close);
+  await ws.closed;
+  await ws.sink.waitFor(/WARN .*did not answer the close within 2000 ms/);
+  // The socket itself ends when the peer lets go of the TCP connection.
+  conn.close();
+  await ws.recorder.nth("close", 1);
+  assert.equal(ws.metrics.counter(WS_CONNECTION_ATTEMPTS_TOTAL), 1, "no reconnect after close()");
+});
