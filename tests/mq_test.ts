@@ -20,7 +20,7 @@ import {
 } from "../handlers/mq.ts";
 import { WatchedSink } from "./_bridge.ts";
 import { AMQP_URL, closeConnectionsNamed, consumersOf, openBroker } from "./_broker.ts";
-import { startProxy } from "./_proxy.ts";
+import { startProxy, type TcpProxy } from "./_proxy.ts";
 import { makeTestPki, startTlsForwarder } from "./_tls.ts";
 import { withDeadline } from "./_ws_server.ts";
 
@@ -133,21 +133,33 @@ Deno.test("MqSession.publish() sets expiration, persistence, content type and me
   assert.equal(binary!.properties.deliveryMode, 2);
 });
 
+/**
+ * Pauses the forwarder for good. It stops reading only after the read it has already
+ * started, so one publish is sent to take that read (its confirm proves it went through);
+ * everything written after it stays in the forwarder. Heartbeats must be off (one could
+ * take that read instead).
+ */
+async function holdEverythingAfterThis(proxy: TcpProxy, mq: MqSession, queue: string): Promise<void> {
+  proxy.pause();
+  await withDeadline(mq.publish(queue, Buffer.from("last through"), TEXT), 5_000, "the last publish through");
+}
+
 Deno.test("MqSession.publish() resolves only once the broker has confirmed [integration]", async () => {
   await using broker = await openBroker();
   const queue = await broker.queue("confirm");
   await using proxy = startProxy(5672);
-  await using mq = session({ queues: [queue], url: `amqp://guest:guest@127.0.0.1:${proxy.port}` });
+  const url = `amqp://guest:guest@127.0.0.1:${proxy.port}`;
+  await using mq = session({ queues: [queue], url, heartbeatSecs: 0 });
   await mq.start();
-  proxy.pause(); // the publish stays in the forwarder: the broker has not seen it
+  await holdEverythingAfterThis(proxy, mq, queue);
   let settled = false;
   const published = mq.publish(queue, Buffer.from("held"), { ...TEXT, messageId: "held-1" });
   published.finally(() => settled = true).catch(() => {});
-  assert.equal(await broker.ready(queue), 0, "the broker has not got it");
+  assert.equal(await broker.ready(queue), 1, "the broker has only the message before it");
   assert.equal(settled, false, "not resolved before the broker confirmed");
   proxy.resume();
   await withDeadline(published, 5_000, "the confirm");
-  assert.equal(await broker.ready(queue), 1, "confirmed means enqueued");
+  assert.equal(await broker.ready(queue), 2, "confirmed means enqueued");
 });
 
 Deno.test("MqSession.publish() rejects with MqUnavailableError when the connection drops before the confirm [integration]", async () => {
@@ -201,6 +213,20 @@ Deno.test("MqSession.publish() rejects with MqReturnedError when the queue does 
   const queue = await broker.queue("after-return");
   await mq.publish(queue, Buffer.from("y"), { ...TEXT, messageId: "lost-1" });
   assert.equal(await broker.ready(queue), 1);
+});
+
+Deno.test("MqSession.redeclare() brings back a queue deleted while publishing [integration]", async () => {
+  await using broker = await openBroker();
+  const queue = await broker.queue("redeclare");
+  await using mq = session({ queues: [queue] });
+  await mq.start();
+  await rabbitmqctl(["delete_queue", queue]);
+  const error = await settledError(mq.publish(queue, Buffer.from("x"), { ...TEXT, messageId: "r-1" }));
+  assert.ok(error instanceof MqReturnedError, `got ${error}`);
+  await mq.redeclare();
+  await mq.publish(queue, Buffer.from("y"), { ...TEXT, messageId: "r-1" });
+  assert.deepEqual((await broker.drain(queue)).map((m) => m.text), ["y"]);
+  assert.equal(mq.generation, 1, "on the same connection");
 });
 
 Deno.test("MqSession.publish() rejects with MqUnavailableError before start() [integration]", async () => {
@@ -431,12 +457,13 @@ Deno.test("MqSession.close() returns within a bounded time when the broker stops
   await using broker = await openBroker();
   const queue = await broker.queue("close-silent");
   await using proxy = startProxy(5672);
-  const mq = session({ queues: [queue], url: `amqp://guest:guest@127.0.0.1:${proxy.port}` });
+  const mq = session({
+    queues: [queue],
+    url: `amqp://guest:guest@127.0.0.1:${proxy.port}`,
+    heartbeatSecs: 0,
+  });
   await mq.start();
-  proxy.pause();
-  // The forwarder stops reading only after the read it has already started: this publish
-  // takes that read (its confirm proves it), and everything after it stays in the forwarder.
-  await mq.publish(queue, Buffer.from("last through"), TEXT);
+  await holdEverythingAfterThis(proxy, mq, queue);
   const t0 = performance.now();
   await withDeadline(mq.close(), 6_000, "close() with a silent broker");
   const took = performance.now() - t0;
@@ -450,10 +477,13 @@ Deno.test("MqSession.close() returns promptly when the connection is cut while c
   await using broker = await openBroker();
   const queue = await broker.queue("close-cut");
   await using proxy = startProxy(5672);
-  const mq = session({ queues: [queue], url: `amqp://guest:guest@127.0.0.1:${proxy.port}` });
+  const mq = session({
+    queues: [queue],
+    url: `amqp://guest:guest@127.0.0.1:${proxy.port}`,
+    heartbeatSecs: 0,
+  });
   await mq.start();
-  proxy.pause();
-  await mq.publish(queue, Buffer.from("last through"), TEXT); // see the test above
+  await holdEverythingAfterThis(proxy, mq, queue);
   const t0 = performance.now();
   const closing = mq.close();
   proxy.cutAll();
