@@ -229,7 +229,7 @@ Deno.test("MqSession.redeclare() brings back a queue deleted while publishing [i
   assert.equal(mq.generation, 1, "on the same connection");
 });
 
-Deno.test("MqSession.publish() rejects with MqUnavailableError before start() [integration]", async () => {
+Deno.test("MqSession.publish() rejects with MqUnavailableError before start()", async () => {
   await using mq = session();
   await assert.rejects(mq.publish("q", Buffer.from("x"), TEXT), MqUnavailableError);
 });
