@@ -13,7 +13,7 @@
 import amqp from "amqplib";
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from "amqplib";
 import { Buffer } from "node:buffer";
-import { delay } from "../lib/async.ts";
+import { delay, within } from "../lib/async.ts";
 import type { Secret } from "../lib/secret.ts";
 import { type Metrics, MQ_CONNECTION_ATTEMPTS_TOTAL, MQ_CONNECTIONS_LOST_TOTAL } from "../lib/metrics.ts";
 import { errorText, type Logger } from "./logging.ts";
@@ -77,6 +77,8 @@ export class MqGaveUpError extends Error {
 
 const MAX_RECONNECT_DELAY_SECS = 30;
 const CONNECT_TIMEOUT_MS = 10_000;
+/** How long close() waits for the broker to answer before it drops the connection. */
+const CLOSE_TIMEOUT_MS = 2_000;
 
 interface Consumer {
   queue: string;
@@ -236,12 +238,36 @@ export class MqSession {
   async #doClose(): Promise<void> {
     this.#closing = true;
     this.#stop.abort();
-    const conn = this.#conn;
-    this.#detach();
-    if (conn) await conn.close().catch(() => {});
+    // A connection attempt in flight may still succeed: let it finish, then close what it opened.
     await this.#reconnecting?.catch(() => {});
+    const [conn, sub, pub] = [this.#conn, this.#sub, this.#pub];
+    this.#detach();
+    if (conn) await this.#closeConnection(conn, [sub, pub]);
     await this.#consumerOp;
     this.#closed.resolve();
+  }
+
+  /**
+   * Closes the channels, then the connection. amqplib settles a close only when the broker
+   * answers it: if the connection drops meanwhile, or the broker stops answering, its promise
+   * never settles. So this stops waiting once the connection is gone, and after
+   * CLOSE_TIMEOUT_MS drops the socket instead.
+   */
+  async #closeConnection(conn: ChannelModel, channels: (Channel | null)[]): Promise<void> {
+    const gone = new Promise<void>((resolve) => conn.once("close", () => resolve()));
+    const graceful = (async () => {
+      // Channels first: amqplib can put connection.close on the wire ahead of acks still
+      // queued on a channel, and the broker then redelivers messages we acknowledged. A
+      // channel's own close follows its acks in order.
+      for (const channel of channels) await channel?.close().catch(() => {});
+      await conn.close().catch(() => {});
+    })();
+    if (await within(Promise.race([graceful, gone]), CLOSE_TIMEOUT_MS)) return;
+    this.#log.warn(
+      `The broker did not answer the close within ${CLOSE_TIMEOUT_MS} ms; dropping the connection`,
+    );
+    destroySocket(conn);
+    await within(gone, CLOSE_TIMEOUT_MS);
   }
 
   #channelFor(delivery: MqAckHandle): Channel | null {
@@ -258,6 +284,7 @@ export class MqSession {
       this.#metrics.count(MQ_CONNECTION_ATTEMPTS_TOTAL);
       try {
         await this.#open();
+        if (this.#closing) return; // close() is waiting for this attempt, and closes what it opened
         this.#log.info("Connected to broker", { url: displayUrl, attempt });
         for (const fn of this.#upListeners) fn();
         return;
@@ -271,7 +298,8 @@ export class MqSession {
           this.#closed.reject(fatal);
           return;
         }
-        const waitSecs = Math.min(attempt * step, MAX_RECONNECT_DELAY_SECS);
+        // Whole milliseconds, so the log says 0.3 s rather than 0.30000000000000004 s.
+        const waitSecs = Math.round(Math.min(attempt * step, MAX_RECONNECT_DELAY_SECS) * 1000) / 1000;
         this.#log.warn(`Cannot connect to broker ${displayUrl}; retrying in ${waitSecs} s`, {
           attempt: `${attempt}/${max}`,
           error: explain(err),
@@ -439,6 +467,16 @@ function explain(err: unknown): string {
  */
 function tagOnly(handle: MqAckHandle): Message {
   return { fields: { deliveryTag: handle.tag } } as Message;
+}
+
+/**
+ * Ends the socket under an amqplib connection with an error, which amqplib handles like a
+ * dropped connection (timers cleared, "close" emitted). The socket is not in amqplib's
+ * types; amqplib is pinned in deno.json.
+ */
+function destroySocket(conn: ChannelModel): void {
+  const socket = (conn.connection as unknown as { stream?: { destroy(err?: Error): void } }).stream;
+  socket?.destroy(new Error("no answer to connection.close"));
 }
 
 function ignoreClosed(fn: () => void): void {
