@@ -58,16 +58,14 @@ export class FullScreenView implements TesterView {
 
   async end(summary: Summary, signal: AbortSignal): Promise<void> {
     const lat = summary.latencyMs;
-    const outcome = `${summary.reconciled} of ${summary.requested} reconciled` +
-      (summary.lost ? `, ${summary.lost} lost` : "");
-    const details = ` | ${formatMs(summary.elapsedSecs * 1000)}` +
-      (summary.duplicates ? `, ${summary.duplicates} duplicates` : "") +
-      (lat ? `, p50 ${formatMs(lat.p50)} p99 ${formatMs(lat.p99)}` : "");
     const verb = summary.interrupted ? "Interrupted" : "Finished";
-    // The key prompt comes early in the line, so a narrow terminal does not cut it off.
-    this.#final = `${verb}: ${outcome}${
-      this.#screen.interactive ? " - press any key to exit" : ""
-    }${details}`;
+    // The key prompt comes first, so a narrow terminal does not cut it off.
+    this.#final = `${verb}${this.#screen.interactive ? " - press any key to exit" : ""} | ` +
+      `${summary.reconciled} of ${summary.requested} reconciled` +
+      (summary.lost ? `, ${summary.lost} lost` : "") +
+      (summary.duplicates ? `, ${summary.duplicates} duplicates` : "") +
+      ` in ${formatMs(summary.elapsedSecs * 1000)}` +
+      (lat ? `, p50 ${formatMs(lat.p50)} p99 ${formatMs(lat.p99)}` : "");
     this.#render();
     await this.#screen.nextKey(signal);
   }

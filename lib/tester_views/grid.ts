@@ -27,10 +27,10 @@ export function gridLines(state: RunState, size: Size, status: string, notice: s
   const newestRow = Math.ceil(Math.max(1, r.sent) / width); // 1-based
   const firstRow = totalRows <= room ? 1 : Math.max(1, Math.min(newestRow, totalRows) - room + 1);
   const lastRow = Math.min(totalRows, firstRow + room - 1);
-  const scrolled = totalRows > room ? `  rows ${firstRow}-${lastRow} of ${totalRows}` : "";
+  const scrolled = totalRows > room ? `rows ${firstRow}-${lastRow} of ${totalRows} | ` : "";
   const lines = [
     `[Msgs: ${r.reconciled} of ${r.count}]`,
-    `. sent  o reconciled  (first missing: ${missing(state)})${scrolled}`,
+    `${scrolled}first missing: ${missing(state)} | . sent  o reconciled`,
   ];
   for (let row = firstRow; row <= lastRow; row++) {
     let text = "";
