@@ -50,6 +50,7 @@ Deno.test("RejectPacer.hold() rejects a first sighting at once and holds a redel
     release: (h) => released.push(h.tag),
     setTimer: timers.set,
     clearTimer: timers.clear,
+    random: () => 0.5, // no jitter
   });
   assert.equal(pacer.hold("theirs", handle(1)), 0);
   assert.deepEqual(released, [1]);
@@ -72,6 +73,8 @@ Deno.test("RejectPacer bounds a lone consumer to about one rejection per cap int
     release: () => queueMicrotask(() => pacer.hold("nobody's", handle(++tag))),
     setTimer: timers.set,
     clearTimer: timers.clear,
+    maxMs: 1000,
+    random: () => 0.5, // no jitter: the bound is exact
   });
   pacer.hold("nobody's", handle(++tag));
   for (let ms = 0; ms < 30_000; ms += 10) {
@@ -80,6 +83,21 @@ Deno.test("RejectPacer bounds a lone consumer to about one rejection per cap int
   }
   assert.ok(pacer.rejections <= 36, `30 s as the only consumer: ${pacer.rejections} rejections`);
   assert.ok(pacer.rejections >= 30, "but it is handed back regularly");
+});
+
+Deno.test("RejectPacer.hold() jitters each hold between half and one and a half times", () => {
+  const timers = new ManualTimers();
+  for (const [draw, expected] of [[0, 250], [0.5, 500], [0.999, 750]] as const) {
+    const pacer = new RejectPacer({
+      release: () => {},
+      setTimer: timers.set,
+      clearTimer: timers.clear,
+      random: () => draw,
+    });
+    for (let i = 0; i < 10; i++) pacer.hold("same", handle(i)); // the 10th sighting: at the 500 ms cap
+    assert.equal(pacer.hold("same", handle(10)), expected);
+    pacer.releaseAll();
+  }
 });
 
 Deno.test("RejectPacer.releaseAll() hands back everything held and cancels the timers", () => {
