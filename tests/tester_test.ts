@@ -93,6 +93,38 @@ Deno.test("bridgetester leaves a message that is not its own in the queue, witho
   assert.deepEqual((await broker.drain(fromWs)).map((m) => m.text), ["for another consumer"]);
 });
 
+Deno.test("two bridgetesters on the same queues each reconcile all their own messages [integration]", async () => {
+  await using broker = await openBroker();
+  const toWs = await broker.queue("to_ws");
+  const fromWs = await broker.queue("from_ws");
+  await using ini = await writeIni(bridgeValues({ toWs, fromWs }));
+  await using _bridge = await startBridgeProcess(ini.path);
+  const args = (name: string) => [
+    "-c",
+    ini.path,
+    "-q",
+    "-n",
+    "300",
+    "-d",
+    "0.002",
+    "-e",
+    "30",
+    "--json",
+    `${ini.dir}/${name}.json`,
+  ];
+  // Competing consumers: about half of each one's replies reach the other first and are handed back.
+  const [a, b] = await Promise.all([runTesterCli(args("a")), runTesterCli(args("b"))]);
+  assert.equal(a.code, 0, a.stdout + a.stderr);
+  assert.equal(b.code, 0, b.stdout + b.stderr);
+  for (const name of ["a", "b"]) {
+    const summary = JSON.parse(await Deno.readTextFile(`${ini.dir}/${name}.json`));
+    assert.equal(summary.reconciled, 300, name);
+    assert.equal(summary.foreign.consumed, 0, name);
+    assert.equal(summary.foreign.rejected, summary.foreign.deliveries, name);
+  }
+  assert.equal(await broker.ready(fromWs), 0, "nothing left behind");
+});
+
 Deno.test("bridgetester -x consumes a message that is not its own [integration]", async () => {
   await using broker = await openBroker();
   const toWs = await broker.queue("to_ws");
@@ -137,6 +169,25 @@ Deno.test("bridgetester reconciles through a WebSocket echo endpoint [integratio
   assert.match(out.stderr, /^Reconciled {2}200 of 200$/m, "the human summary goes to stderr with --json -");
   assert.doesNotMatch(out.stderr, /^>>> /m, "-q: no line per message");
   assert.ok(server.received.length >= 200, "every message crossed the WebSocket");
+});
+
+Deno.test("bridgetester exits 74 when it cannot write the JSON summary [integration]", async () => {
+  await using broker = await openBroker();
+  const toWs = await broker.queue("to_ws");
+  const fromWs = await broker.queue("from_ws");
+  await using ini = await writeIni(bridgeValues({ toWs, fromWs }));
+  const out = await runTesterCli([
+    "-c",
+    ini.path,
+    "-n",
+    "1",
+    "-e",
+    "0",
+    "--json",
+    `${ini.dir}/no/such/dir.json`,
+  ]);
+  assert.equal(out.code, 74, out.stdout + out.stderr);
+  assert.match(out.stderr, /cannot write the results: .*no\/such\/dir\.json/);
 });
 
 Deno.test("bridgetester exits 69 when the broker cannot be reached", async () => {
