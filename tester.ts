@@ -32,8 +32,6 @@ import { readIniFile } from "./handlers/config.ts";
 import { createLogger, errorText, type LogSink } from "./handlers/logging.ts";
 import { MqGaveUpError, MqSession, MqSetupError } from "./handlers/mq.ts";
 
-/** Exit status when the report or JSON file cannot be written (sysexits EX_IOERR). */
-const EXIT_IO = 74;
 const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /** Runs bridgetester; returns the exit status (see `--help`). */
@@ -81,11 +79,13 @@ export async function main(args: string[]): Promise<number> {
     const result = await measure(cli, config, caPem, view, redactor, controller.signal);
     const summary = summarize(result);
     const status = exitStatus(summary, cli.maxP99Ms);
-    const written = await writeFiles(cli, config, summary, result, status);
+    const json = jsonText(cli, config, summary, status);
+    const written = await writeFiles(cli, result, json);
     await view.end(summary, controller.signal);
     view.close();
     print(formatSummary(summary), human);
     if (cli.report !== null) print(reconciledLine(summary), human);
+    if (cli.json === "-") print(json); // only now: a full-screen view has given the screen back
     return written ?? status;
   } catch (err) {
     view.close();
@@ -144,41 +144,36 @@ function noticeSink(view: TesterView): LogSink {
   };
 }
 
-/** Writes `-r` and `--json`; returns an exit status if one could not be written. */
-async function writeFiles(
-  cli: TesterCli,
-  config: BridgeConfig,
-  summary: Summary,
-  result: RunResult,
-  status: number,
-): Promise<number | null> {
+/** The `--json` document. */
+function jsonText(cli: TesterCli, config: BridgeConfig, summary: Summary, status: number): string {
+  const record = summaryRecord(summary, {
+    version: VERSION,
+    config: config.source,
+    broker: config.mq.displayUrl,
+    toWs: config.mq.queueToWs,
+    fromWs: config.mq.queueFromWs,
+    options: {
+      count: cli.count,
+      delaySecs: cli.delaySecs,
+      endDelaySecs: cli.endDelaySecs,
+      exclusive: cli.exclusive,
+    },
+  }, status);
+  return JSON.stringify(record, null, 2);
+}
+
+/** Writes the `-r` file and the `--json` file; returns an exit status if one could not be written. */
+async function writeFiles(cli: TesterCli, result: RunResult, json: string): Promise<number | null> {
   try {
     if (cli.report !== null) {
       const lines = result.reconciler.unreconciled();
       await Deno.writeTextFile(cli.report, lines.map((line) => `${line}\n`).join(""));
     }
-    if (cli.json !== null) {
-      const record = summaryRecord(summary, {
-        version: VERSION,
-        config: config.source,
-        broker: config.mq.displayUrl,
-        toWs: config.mq.queueToWs,
-        fromWs: config.mq.queueFromWs,
-        options: {
-          count: cli.count,
-          delaySecs: cli.delaySecs,
-          endDelaySecs: cli.endDelaySecs,
-          exclusive: cli.exclusive,
-        },
-      }, status);
-      const text = JSON.stringify(record, null, 2);
-      if (cli.json === "-") print(text);
-      else await Deno.writeTextFile(cli.json, `${text}\n`);
-    }
+    if (cli.json !== null && cli.json !== "-") await Deno.writeTextFile(cli.json, `${json}\n`);
     return null;
   } catch (err) {
     printErr(`bridgetester: error: cannot write the results: ${errorText(err)}`);
-    return EXIT_IO;
+    return TESTER_EXIT.IO;
   }
 }
 

@@ -79,7 +79,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "bridgetester -v shows the table of sent and received times and the counter [integration]",
+  name:
+    "bridgetester -v shows the table of sent and received times and the counter, then the JSON [integration]",
   ignore,
   async fn() {
     await using broker = await openBroker();
@@ -87,7 +88,8 @@ Deno.test({
     const fromWs = await broker.queue("from_ws");
     await using ini = await writeIni(bridgeValues({ toWs, fromWs }));
     await using _bridge = await startBridgeProcess(ini.path);
-    await using term = await openTmux(testerCommand(["-c", ini.path, "-v", "-n", "40", "-d", "0.01"]), {
+    const args = ["-c", ini.path, "-v", "-n", "40", "-d", "0.01", "--json", "-"];
+    await using term = await openTmux(testerCommand(args), {
       columns: 90,
       rows: 20,
     });
@@ -105,6 +107,11 @@ Deno.test({
     const exit = await term.exit();
     assert.equal(exit.code, 0);
     await assertRestored(term, exit);
+    assert.match(
+      (await term.screen()).join("\n"),
+      /"exitStatus": 0\n}/,
+      "--json - printed on the main screen",
+    );
   },
 });
 

@@ -78,6 +78,7 @@ export class PlainView implements TesterView {
   }
 
   tick(): void {
+    if (this.#state!.phase === "connecting") return; // nothing to measure yet
     const p = this.#meter!.sample();
     const lat = p.latency;
     const latency = lat
