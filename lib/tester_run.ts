@@ -9,7 +9,8 @@
  * socket's back-pressure is respected. With a delay, message i goes out at
  * start + (i-1) x delay (drift-free: a slow send does not push the rest back).
  * A publish lost to a dropped connection is sent again once the session has
- * reconnected (same body, so a copy that did arrive counts as a duplicate).
+ * reconnected (same body, so a copy that did arrive counts as a duplicate);
+ * one the broker refused on a live connection is not (it shows as unconfirmed).
  *
  * Receiving: ours are acknowledged and reconciled; others are consumed with
  * `-x`, otherwise handed back through a `RejectPacer` (see there for why).
@@ -195,9 +196,9 @@ class TesterRun implements RunState {
     const body = Buffer.from(this.reconciler.bodies[index - 1]!, "utf8");
     this.#mq.publish(this.#opts.toWs, body, { contentType: "text/plain", expirationMs: TEST_MESSAGE_TTL_MS })
       .then(() => this.#confirmed++, () => {
-        if (!this.#receiving) return; // the run is over; nobody waits for it
-        this.#retries.push(index);
-        if (this.#mq.up) this.#onUp();
+        // Sent again only on the next connection: a broker that refuses (nacks) a message on a
+        // live connection, e.g. a queue at its length limit, must not get it again in a hot loop.
+        if (this.#receiving) this.#retries.push(index);
       })
       .finally(() => {
         this.#inFlight--;

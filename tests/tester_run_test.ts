@@ -21,6 +21,8 @@ class FakeMq implements TesterMq {
   autoConfirm = true;
   /** Fails this publish (0-based count of publish calls) as a dropped connection would. */
   failCall = -1;
+  /** Refuses this publish (a broker nack) while the connection stays up. */
+  refuseCall = -1;
   #calls = 0;
   #onUp: (() => void)[] = [];
   #deliver: ((d: MqDelivery) => void) | null = null;
@@ -41,6 +43,10 @@ class FakeMq implements TesterMq {
   nack = () => {};
 
   publish = (_queue: string, body: Buffer, _props: PublishProps): Promise<void> => {
+    if (this.#calls === this.refuseCall) {
+      this.#calls++;
+      return Promise.reject(new Error("message nacked"));
+    }
     if (this.#calls++ === this.failCall) {
       this.up = false;
       setTimeout(() => this.reconnect(), 0); // the session reconnects by itself, a moment later
@@ -161,4 +167,18 @@ Deno.test("runTester() stops sending when aborted and reports the run as interru
   });
   assert.equal(result.interrupted, true);
   assert.equal(result.reconciler.sent, 3);
+});
+
+Deno.test("runTester() does not resend a message the broker refused on a live connection", async () => {
+  const mq = new FakeMq();
+  mq.refuseCall = 2;
+  const result = await runTester(options({ count: 5, endDelayMs: 50 }), {
+    mq,
+    view: quietView,
+    clock: systemClock(),
+    signal: new AbortController().signal,
+  });
+  assert.equal(result.republished, 0);
+  assert.equal(result.confirmed, 4);
+  assert.deepEqual(result.reconciler.unreconciled(), [result.reconciler.bodies[2]]);
 });
