@@ -4,9 +4,9 @@
  * Each test has its own queues, deleted at the end.
  */
 import assert from "node:assert/strict";
-import { bridgeValues, writeIni } from "./_bridge.ts";
-import { openBroker } from "./_broker.ts";
-import { runTesterCli, startBridgeProcess } from "./_tester.ts";
+import { BridgeProcess, bridgeValues, writeIni } from "./_bridge.ts";
+import { closeConnectionsNamed, openBroker } from "./_broker.ts";
+import { runTesterCli, startBridgeProcess, TESTER } from "./_tester.ts";
 import { startWsServer } from "./_ws_server.ts";
 
 const BODY = /^Test msg #(\d+) \((\d+)\.(\d{4})\)$/;
@@ -169,6 +169,29 @@ Deno.test("bridgetester reconciles through a WebSocket echo endpoint [integratio
   assert.match(out.stderr, /^Reconciled {2}200 of 200$/m, "the human summary goes to stderr with --json -");
   assert.doesNotMatch(out.stderr, /^>>> /m, "-q: no line per message");
   assert.ok(server.received.length >= 200, "every message crossed the WebSocket");
+});
+
+Deno.test("bridgetester reconnects when the broker drops its connection and still reconciles every message [integration]", async () => {
+  await using broker = await openBroker();
+  const toWs = await broker.queue("to_ws");
+  const fromWs = await broker.queue("from_ws");
+  await using ini = await writeIni(bridgeValues({ toWs, fromWs }));
+  await using _bridge = await startBridgeProcess(ini.path);
+  // 8 s of sending, so the run is still going when rabbitmqctl (slow to start) closes the connection.
+  await using tester = new BridgeProcess(
+    ["-c", ini.path, "-q", "-n", "8000", "-d", "0.001", "-e", "30"],
+    TESTER,
+  );
+  await tester.waitForLine(/^\[ +1 s\] sent/);
+  assert.equal(
+    await closeConnectionsNamed("bridgetester@"),
+    1,
+    "the tester's own connection, closed broker-side",
+  );
+  await tester.waitForLine(/Lost the broker connection; reconnecting/);
+  const status = await tester.exit(60_000);
+  assert.equal(status.code, 0, tester.output);
+  assert.match(tester.output, /^Reconciled {2}8000 of 8000$/m);
 });
 
 Deno.test("bridgetester exits 74 when it cannot write the JSON summary [integration]", async () => {
