@@ -1,8 +1,8 @@
 /**
  * Test fixture: a real terminal, from tmux. Runs one shell command in a
- * detached tmux session on a private server (its own socket, killed at
- * dispose), reads the screen, types keys, resizes the window. The command's
- * exit status, and the terminal modes before and after it (`stty -g`), are
+ * detached tmux session on a private server (its socket in a temporary
+ * directory, killed and removed at dispose), reads the screen, types keys,
+ * resizes the window. The command's exit status, and the terminal modes before and after it (`stty -g`), are
  * written to files, and the end is signalled through `tmux wait-for`, so a
  * test awaits the exit as an event. The shell stays after the command ends,
  * so the last screen and the terminal's modes can still be read.
@@ -27,12 +27,14 @@ export interface TmuxExit {
 
 /** `await using term = await openTmux(cmd, { columns, rows })` */
 export class TmuxTerminal implements AsyncDisposable {
-  readonly #socket = `bt-test-${crypto.randomUUID().slice(0, 8)}`;
   readonly #dir: string;
+  /** The server's socket, inside the temporary directory: gone with it at dispose. */
+  readonly #socket: string;
   readonly #channel = "done";
 
   private constructor(dir: string) {
     this.#dir = dir;
+    this.#socket = `${dir}/tmux.sock`;
   }
 
   /** Starts `command` (a shell command line) in a `columns` x `rows` terminal. */
@@ -49,23 +51,28 @@ export class TmuxTerminal implements AsyncDisposable {
       command,
       `echo $? > ${dir}/code`,
       `stty -g > ${dir}/after`,
-      `tmux -L ${term.#socket} wait-for -S ${term.#channel}`,
+      `tmux -S ${term.#socket} wait-for -S ${term.#channel}`,
       // Stay until dispose, so the pane's modes are read from a live pane.
-      `tmux -L ${term.#socket} wait-for never`,
+      `tmux -S ${term.#socket} wait-for never`,
     ].join("; ");
-    await term.#tmux([
-      "-f",
-      conf,
-      "new-session",
-      "-d",
-      "-s",
-      "t",
-      "-x",
-      String(size.columns),
-      "-y",
-      String(size.rows),
-      `sh -c '${script.replaceAll("'", `'\\''`)}'`,
-    ]);
+    try {
+      await term.#tmux([
+        "-f",
+        conf,
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        String(size.columns),
+        "-y",
+        String(size.rows),
+        `sh -c '${script.replaceAll("'", `'\\''`)}'`,
+      ]);
+    } catch (err) {
+      await term[Symbol.asyncDispose]();
+      throw err;
+    }
     return term;
   }
 
@@ -109,7 +116,7 @@ export class TmuxTerminal implements AsyncDisposable {
   /** Waits for the command to end; rejects after `ms`. */
   async exit(ms = 30_000): Promise<TmuxExit> {
     const waiter = new Deno.Command("tmux", {
-      args: ["-L", this.#socket, "wait-for", this.#channel],
+      args: ["-S", this.#socket, "wait-for", this.#channel],
       stdout: "null",
       stderr: "null",
     }).spawn();
@@ -130,7 +137,7 @@ export class TmuxTerminal implements AsyncDisposable {
 
   async #tmux(args: string[]): Promise<string> {
     const out = await new Deno.Command("tmux", {
-      args: ["-L", this.#socket, ...args],
+      args: ["-S", this.#socket, ...args],
       stdout: "piped",
       stderr: "piped",
     })
