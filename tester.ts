@@ -1,0 +1,202 @@
+/**
+ * bridgetester: proves the bridge's whole path works and measures it. Sends
+ * numbered test messages to mq_qname_to_ws, reconciles what comes back on
+ * mq_qname_from_ws, and reports what was lost, duplicated and how fast.
+ * This file is the command line: arguments, configuration, the view, the
+ * run, the summary and the exit status. The work is in lib/tester_*.ts.
+ */
+import { HELP, parseTesterArgs, TESTER_EXIT, type TesterCli, USAGE, UsageError } from "./lib/tester_args.ts";
+import { type BridgeConfig, ConfigError, parseConfig } from "./lib/config.ts";
+import { readBrokerCa, registerConfigSecrets } from "./lib/config_secrets.ts";
+import { systemClock } from "./lib/clock.ts";
+import { MetricsRegistry } from "./lib/metrics.ts";
+import { Redactor } from "./lib/secret.ts";
+import { runTester } from "./lib/tester_run.ts";
+import {
+  exitStatus,
+  formatSummary,
+  reconciledLine,
+  type RunResult,
+  summarize,
+  type Summary,
+  summaryRecord,
+} from "./lib/tester_summary.ts";
+import { VERSION } from "./lib/version.ts";
+import { FullScreenView } from "./lib/tester_views/full_screen.ts";
+import { gridLines } from "./lib/tester_views/grid.ts";
+import { PlainView } from "./lib/tester_views/plain.ts";
+import { Screen } from "./lib/tester_views/screen.ts";
+import { tableLines } from "./lib/tester_views/table.ts";
+import type { TesterView } from "./lib/tester_views/view.ts";
+import { readIniFile } from "./handlers/config.ts";
+import { createLogger, errorText, type LogSink } from "./handlers/logging.ts";
+import { MqGaveUpError, MqSession, MqSetupError } from "./handlers/mq.ts";
+
+const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** Runs bridgetester; returns the exit status (see `--help`). */
+export async function main(args: string[]): Promise<number> {
+  let cli: TesterCli;
+  try {
+    cli = parseTesterArgs(args);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    printErr(`${USAGE}\nbridgetester: error: ${err.message}`);
+    return TESTER_EXIT.USAGE;
+  }
+  if (cli.help) return print(HELP), TESTER_EXIT.OK;
+  if (cli.version) return print(`bridgetester ${VERSION}`), TESTER_EXIT.OK;
+  if (cli.view !== "plain" && !Deno.stdout.isTerminal()) {
+    const flag = cli.view === "table" ? "-v/--visual" : "-g/--graph";
+    printErr(
+      `bridgetester: error: ${flag} draws a full-screen view, but standard output is not a terminal; ` +
+        `run it in a terminal, or leave out ${flag} for plain lines (with --json FILE for scripts)`,
+    );
+    return TESTER_EXIT.USAGE;
+  }
+
+  const redactor = new Redactor();
+  let config: BridgeConfig;
+  let caPem: string | null;
+  try {
+    const { raw, warnings } = await readIniFile(cli.config);
+    registerConfigSecrets(raw, redactor);
+    for (const warning of warnings) printErr(`bridgetester: warning: ${redactor.redact(warning)}`);
+    config = parseConfig(raw, { ws: false, logs: false, metrics: false });
+    caPem = await readBrokerCa(config);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    printErr(`bridgetester: ${redactor.redact(err.message)}`);
+    return TESTER_EXIT.CONFIG;
+  }
+
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  for (const signal of SIGNALS) Deno.addSignalListener(signal, onSignal);
+  const human = cli.json === "-" ? Deno.stderr : Deno.stdout;
+  const view = createView(cli, human);
+  try {
+    const result = await measure(cli, config, caPem, view, redactor, controller.signal);
+    const summary = summarize(result);
+    const status = exitStatus(summary, cli.maxP99Ms);
+    const json = jsonText(cli, config, summary, status);
+    const written = await writeFiles(cli, result, json);
+    await view.end(summary, controller.signal);
+    view.close();
+    print(formatSummary(summary), human);
+    if (cli.report !== null) print(reconciledLine(summary), human);
+    if (cli.json === "-") print(json); // only now: a full-screen view has given the screen back
+    return written ?? status;
+  } catch (err) {
+    view.close();
+    return failure(err, redactor);
+  } finally {
+    view.close();
+    for (const signal of SIGNALS) Deno.removeSignalListener(signal, onSignal);
+  }
+}
+
+/** Connects, runs the test, and closes the broker connection (handing back what is not ours). */
+async function measure(
+  cli: TesterCli,
+  config: BridgeConfig,
+  caPem: string | null,
+  view: TesterView,
+  redactor: Redactor,
+  signal: AbortSignal,
+): Promise<RunResult> {
+  const log = createLogger({ sink: noticeSink(view), info: false, debug: false, redactor });
+  await using mq = new MqSession({
+    url: config.mq.url,
+    displayUrl: config.mq.displayUrl,
+    caPem,
+    queues: [config.mq.queueToWs, config.mq.queueFromWs],
+    prefetch: config.mq.prefetch,
+    heartbeatSecs: config.mq.heartbeatSecs,
+    maxConnectAttempts: config.mq.maxConnectAttempts,
+    reconnectDelaySecs: config.mq.reconnectDelaySecs,
+    connectionName: `bridgetester@${Deno.hostname()} pid ${Deno.pid}`,
+  }, { log: log.child("mq"), metrics: new MetricsRegistry() });
+  return await runTester({
+    count: cli.count,
+    delayMs: cli.delaySecs * 1000,
+    endDelayMs: cli.endDelaySecs * 1000,
+    exclusive: cli.exclusive,
+    toWs: config.mq.queueToWs,
+    fromWs: config.mq.queueFromWs,
+    brokerUrl: config.mq.displayUrl,
+    consumerTag: `bridgetester.${Deno.pid}`,
+    pid: Deno.pid,
+    prefetch: config.mq.prefetch,
+  }, { mq, view, clock: systemClock(), signal });
+}
+
+function createView(cli: TesterCli, human: typeof Deno.stdout): TesterView {
+  if (cli.view === "plain") return new PlainView({ out: human, focused: cli.focused, quiet: cli.quiet });
+  return new FullScreenView(Screen.open(), cli.view === "table" ? tableLines : gridLines);
+}
+
+/** Log lines (already redacted) become view notices, so a full-screen view is never scribbled over. */
+function noticeSink(view: TesterView): LogSink {
+  return {
+    write: (line) => view.notice(line.replace(/^\S+\s+/, "")), // drop the timestamp
+    flush: () => Promise.resolve(),
+  };
+}
+
+/** The `--json` document. */
+function jsonText(cli: TesterCli, config: BridgeConfig, summary: Summary, status: number): string {
+  const record = summaryRecord(summary, {
+    version: VERSION,
+    config: config.source,
+    broker: config.mq.displayUrl,
+    toWs: config.mq.queueToWs,
+    fromWs: config.mq.queueFromWs,
+    options: {
+      count: cli.count,
+      delaySecs: cli.delaySecs,
+      endDelaySecs: cli.endDelaySecs,
+      exclusive: cli.exclusive,
+    },
+  }, status);
+  return JSON.stringify(record, null, 2);
+}
+
+/** Writes the `-r` file and the `--json` file; returns an exit status if one could not be written. */
+async function writeFiles(cli: TesterCli, result: RunResult, json: string): Promise<number | null> {
+  try {
+    if (cli.report !== null) {
+      const lines = result.reconciler.unreconciled();
+      await Deno.writeTextFile(cli.report, lines.map((line) => `${line}\n`).join(""));
+    }
+    if (cli.json !== null && cli.json !== "-") await Deno.writeTextFile(cli.json, `${json}\n`);
+    return null;
+  } catch (err) {
+    printErr(`bridgetester: error: cannot write the results: ${errorText(err)}`);
+    return TESTER_EXIT.IO;
+  }
+}
+
+/** Maps a fatal error to an exit status, after saying what it was. */
+function failure(err: unknown, redactor: Redactor): number {
+  const text = redactor.redact(errorText(err));
+  if (err instanceof MqSetupError) return printErr(`bridgetester: ${text}`), TESTER_EXIT.CONFIG;
+  if (err instanceof MqGaveUpError) return printErr(`bridgetester: ${text}`), TESTER_EXIT.UNAVAILABLE;
+  printErr(`bridgetester: stopped by an unexpected error: ${text}`);
+  return 1;
+}
+
+function print(text: string, out: typeof Deno.stdout = Deno.stdout): void {
+  const bytes = new TextEncoder().encode(`${text}\n`);
+  try {
+    for (let off = 0; off < bytes.length;) off += out.writeSync(bytes.subarray(off));
+  } catch {
+    // A closed pipe: nobody is reading any more.
+  }
+}
+
+function printErr(text: string): void {
+  print(text, Deno.stderr);
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
