@@ -7,7 +7,7 @@
  */
 import { type BridgeCli, HELP, parseBridgeArgs, USAGE, UsageError } from "./lib/bridge_args.ts";
 import { type BridgeConfig, ConfigError, parseConfig, type RawConfig } from "./lib/config.ts";
-import { SECRET_KEYS } from "./lib/config_keys.ts";
+import { readBrokerCa, registerConfigSecrets } from "./lib/config_secrets.ts";
 import { runBridge } from "./lib/bridge.ts";
 import { MetricsRegistry } from "./lib/metrics.ts";
 import { Redactor } from "./lib/secret.ts";
@@ -92,7 +92,7 @@ async function serve(cli: BridgeCli, config: BridgeConfig, log: Logger): Promise
     const mq = new MqSession({
       url: config.mq.url,
       displayUrl: config.mq.displayUrl,
-      caPem: await readCa(config),
+      caPem: await readBrokerCa(config),
       queues: [config.mq.queueToWs, config.mq.queueFromWs],
       prefetch: config.mq.prefetch,
       heartbeatSecs: config.mq.heartbeatSecs,
@@ -135,7 +135,7 @@ async function loadConfig(cli: BridgeCli, log: Logger, redactor: Redactor): Prom
   } else {
     ({ raw, warnings } = await readIniFile(cli.config));
   }
-  registerSecrets(raw, redactor);
+  registerConfigSecrets(raw, redactor);
   for (const warning of warnings) log.warn(warning);
   return parseConfig(raw, {
     ws: !cli.websocketStub,
@@ -147,7 +147,7 @@ async function loadConfig(cli: BridgeCli, log: Logger, redactor: Redactor): Prom
 /** -M: copies the (valid) INI file into Parameter Store, verifies, prints the names written. */
 async function migrate(cli: BridgeCli, log: Logger, redactor: Redactor): Promise<number> {
   const { raw, warnings } = await readIniFile(cli.config);
-  registerSecrets(raw, redactor);
+  registerConfigSecrets(raw, redactor);
   for (const warning of warnings) log.warn(warning);
   parseConfig(raw, { ws: !cli.websocketStub, logs: cli.cloudwatchLogs, metrics: cli.cloudwatchMetrics });
   const { region } = await resolveRegion({
@@ -209,28 +209,6 @@ function failure(err: unknown, log: Logger): number {
   }
   log.error(`Stopping after an unexpected error: ${errorText(err)}`);
   return EXIT.FAILURE;
-}
-
-/** Every secret value of the configuration is scrubbed from every log line. */
-function registerSecrets(raw: RawConfig, redactor: Redactor): void {
-  for (const key of SECRET_KEYS) {
-    const value = raw.values.get(key);
-    if (value === undefined) continue;
-    redactor.add(value);
-    const password = key === "aws_mq.mq_url" && URL.canParse(value) ? new URL(value).password : "";
-    if (password) redactor.add(decodeURIComponent(password));
-  }
-}
-
-async function readCa(config: BridgeConfig): Promise<string | null> {
-  if (config.mq.caFile === null) return null;
-  try {
-    return await Deno.readTextFile(config.mq.caFile);
-  } catch (err) {
-    throw new ConfigError(config.source, [
-      `aws_mq.mq_ca_file: cannot read "${config.mq.caFile}" (${errorText(err)})`,
-    ]);
-  }
 }
 
 function print(text: string): void {

@@ -196,7 +196,13 @@ export class WsClient {
       })`;
       if (!this.#closing) {
         this.#metrics.count(WS_CONNECTIONS_LOST_TOTAL);
-        this.#log.warn("WebSocket connection lost", { conn: conn.id, code, reason, lifetime_ms: lifetimeMs });
+        this.#log.warn("WebSocket connection lost", {
+          conn: conn.id,
+          code,
+          reason,
+          error: error || undefined, // the runtime's word for a broken frame: "Invalid UTF-8", "Frame too large"...
+          lifetime_ms: lifetimeMs,
+        });
       }
       if (this.#current === conn) this.#current = null;
       this.#handlers.onClose(conn, { code, reason, lifetimeMs });
