@@ -188,7 +188,8 @@ find_systemd() {
 	fi
 }
 
-do_install() {
+# Downloads, verifies and unpacks the release; sets SRC (the unpacked directory) and NEW_VERSION.
+fetch_release() {
 	arch=$(release_arch "${MQ2WSBRIDGE_ARCH:-$(uname -m)}")
 	version=${VERSION#v}
 	if [ -z "$BASE_URL" ]; then
@@ -204,38 +205,28 @@ do_install() {
 	fi
 	choose_fetch
 	name=mq2wsbridge-linux-$arch
-	tmp=$(mktemp -d)
-	trap 'rm -rf "$tmp"' EXIT
+	TMP=$(mktemp -d)
+	trap 'rm -rf "$TMP"' EXIT
 	trap 'exit 130' INT TERM
 
 	say "Fetching $name.tar.gz from $BASE_URL"
-	fetch SHA256SUMS "$tmp/SHA256SUMS"
-	fetch "$name.tar.gz" "$tmp/$name.tar.gz"
-	verify "$tmp/$name.tar.gz" "$name.tar.gz" "$tmp/SHA256SUMS"
-	mkdir "$tmp/x"
-	tar -xzf "$tmp/$name.tar.gz" -C "$tmp/x" --no-same-owner
-	src=$tmp/x/$name
+	fetch SHA256SUMS "$TMP/SHA256SUMS"
+	fetch "$name.tar.gz" "$TMP/$name.tar.gz"
+	verify "$TMP/$name.tar.gz" "$name.tar.gz" "$TMP/SHA256SUMS"
+	mkdir "$TMP/x"
+	tar -xzf "$TMP/$name.tar.gz" -C "$TMP/x" --no-same-owner
+	SRC=$TMP/x/$name
 	for f in bin/mq2wsbridge bin/bridgetester mq2wsbridge.service mq2wsbridge.example.ini LICENSE VERSION; do
-		[ -f "$src/$f" ] || die "the archive has no $name/$f: not an mq2wsbridge release"
+		[ -f "$SRC/$f" ] || die "the archive has no $name/$f: not an mq2wsbridge release"
 	done
-	new_version=$(cat "$src/VERSION")
-	if [ -n "$version" ] && [ "$new_version" != "$version" ]; then
-		die "asked for version $version but the archive holds $new_version"
+	NEW_VERSION=$(cat "$SRC/VERSION")
+	if [ -n "$version" ] && [ "$NEW_VERSION" != "$version" ]; then
+		die "asked for version $version but the archive holds $NEW_VERSION"
 	fi
+}
 
-	root=$DESTDIR$PREFIX
-	old_version=
-	[ ! -f "$root/VERSION" ] || old_version=$(cat "$root/VERSION")
-	mkdir -p "$root/bin" "$root/share" "$DESTDIR$BINDIR" "$DESTDIR$UNIT_DIR" "$DESTDIR/etc"
-	for p in $PROGRAMS; do
-		put "$src/bin/$p" "$root/bin/$p" 0755
-		link "$PREFIX/bin/$p" "$DESTDIR$BINDIR/$p"
-	done
-	put "$src/mq2wsbridge.example.ini" "$root/share/mq2wsbridge.example.ini" 0644
-	put "$src/LICENSE" "$root/share/LICENSE" 0644
-	put "$src/VERSION" "$root/VERSION" 0644
-
-	ensure_user
+# Writes the config file from the example unless one exists; sets CONFIG_NOTE.
+install_config() {
 	ids=$(user_ids) || die "cannot find user $SERVICE_USER in $DESTDIR/etc/passwd"
 	if [ ! -d "$DESTDIR$CONFIG_DIR" ]; then
 		mkdir -p "$DESTDIR$CONFIG_DIR"
@@ -243,39 +234,57 @@ do_install() {
 		chmod 0750 "$DESTDIR$CONFIG_DIR"
 	fi
 	if [ -e "$DESTDIR$CONFIG_FILE" ]; then
-		config_note="kept the existing $CONFIG_FILE"
-	else
-		# Owner and mode are set before the rename, so the secrets file is never readable by others.
-		cp "$src/mq2wsbridge.example.ini" "$DESTDIR$CONFIG_FILE.new"
-		chown "$ids" "$DESTDIR$CONFIG_FILE.new"
-		chmod 0600 "$DESTDIR$CONFIG_FILE.new"
-		mv "$DESTDIR$CONFIG_FILE.new" "$DESTDIR$CONFIG_FILE"
-		config_note="wrote $CONFIG_FILE from the example (mode 0600, owner $SERVICE_USER)"
+		CONFIG_NOTE="kept the existing $CONFIG_FILE"
+		return 0
 	fi
-	sed "s#/opt/mq2wsbridge/bin/#$PREFIX/bin/#" "$src/mq2wsbridge.service" >"$tmp/unit"
-	put "$tmp/unit" "$DESTDIR$UNIT_DIR/$SERVICE" 0644
+	# Owner and mode are set before the rename, so the secrets file is never readable by others.
+	cp "$SRC/mq2wsbridge.example.ini" "$DESTDIR$CONFIG_FILE.new"
+	chown "$ids" "$DESTDIR$CONFIG_FILE.new"
+	chmod 0600 "$DESTDIR$CONFIG_FILE.new"
+	mv "$DESTDIR$CONFIG_FILE.new" "$DESTDIR$CONFIG_FILE"
+	CONFIG_NOTE="wrote $CONFIG_FILE from the example (mode 0600, owner $SERVICE_USER)"
+}
 
-	if [ "$old_version" = "$new_version" ]; then
-		say "Reinstalled mq2wsbridge $new_version in $PREFIX; $config_note"
+do_install() {
+	fetch_release
+	root=$DESTDIR$PREFIX
+	old_version=
+	[ ! -f "$root/VERSION" ] || old_version=$(cat "$root/VERSION")
+	mkdir -p "$root/bin" "$root/share" "$DESTDIR$BINDIR" "$DESTDIR$UNIT_DIR" "$DESTDIR/etc"
+	for p in $PROGRAMS; do
+		put "$SRC/bin/$p" "$root/bin/$p" 0755
+		link "$PREFIX/bin/$p" "$DESTDIR$BINDIR/$p"
+	done
+	put "$SRC/mq2wsbridge.example.ini" "$root/share/mq2wsbridge.example.ini" 0644
+	put "$SRC/LICENSE" "$root/share/LICENSE" 0644
+	put "$SRC/VERSION" "$root/VERSION" 0644
+	ensure_user
+	install_config
+	sed "s#/opt/mq2wsbridge/bin/#$PREFIX/bin/#" "$SRC/mq2wsbridge.service" >"$TMP/unit"
+	put "$TMP/unit" "$DESTDIR$UNIT_DIR/$SERVICE" 0644
+
+	if [ "$old_version" = "$NEW_VERSION" ]; then
+		say "Reinstalled mq2wsbridge $NEW_VERSION in $PREFIX; $CONFIG_NOTE"
 	elif [ -n "$old_version" ]; then
-		say "Upgraded mq2wsbridge $old_version to $new_version in $PREFIX; $config_note"
+		say "Upgraded mq2wsbridge $old_version to $NEW_VERSION in $PREFIX; $CONFIG_NOTE"
 	else
-		say "Installed mq2wsbridge $new_version in $PREFIX; $config_note"
+		say "Installed mq2wsbridge $NEW_VERSION in $PREFIX; $CONFIG_NOTE"
 	fi
 	find_systemd
 	if [ -n "$SYSTEMCTL" ]; then
 		"$SYSTEMCTL" daemon-reload
 		# Restarts the service only if it is running, so an upgrade takes effect.
 		[ -z "$old_version" ] || "$SYSTEMCTL" try-restart "$SERVICE"
-		next_steps
+	elif [ -n "$DESTDIR" ]; then
+		say "DESTDIR is set: systemd was left alone ($UNIT_DIR/$SERVICE is written but not loaded)."
 	else
-		say "systemd is not running here (or DESTDIR is set): $UNIT_DIR/$SERVICE was written but not loaded."
-		say "Without systemd, run '$PREFIX/bin/mq2wsbridge -s -l -m' as user $SERVICE_USER under your own supervisor."
+		say "systemd is not running on this machine: $UNIT_DIR/$SERVICE is written but not loaded."
+		say "Run '$PREFIX/bin/mq2wsbridge -s -l -m' as user $SERVICE_USER under your own supervisor."
 	fi
+	[ -n "$old_version" ] || next_steps
 }
 
 next_steps() {
-	[ -z "$old_version" ] || return 0
 	cat <<EOF
 
 Next steps:
@@ -283,11 +292,15 @@ Next steps:
   2. Check them against the broker:   bridgetester -c $CONFIG_FILE -n 10
   3. Store them in SSM Parameter Store (the service reads its settings from there):
        mq2wsbridge -c $CONFIG_FILE -s -M
+EOF
+	if [ -n "$SYSTEMCTL" ]; then
+		cat <<EOF
   4. Start the service now and at boot:  systemctl enable --now $SERVICE
   5. Follow it:  systemctl status $SERVICE; journalctl -u $SERVICE -f
-     (with -l the service logs to CloudWatch Logs; the journal shows start-up and fallback lines)
-The instance role needs SSM read (and PutParameter for step 3), CloudWatch Logs and PutMetricData.
+     (with -l the service logs to CloudWatch Logs; the journal has start-up lines and exit statuses)
 EOF
+	fi
+	say "The instance role needs SSM read (and PutParameter for step 3), CloudWatch Logs and PutMetricData."
 }
 
 do_uninstall() {

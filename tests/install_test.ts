@@ -50,7 +50,9 @@ Deno.test("install.sh installs binaries, links, the config at 0600 and the unit 
   assert.equal(await Deno.readTextFile(unit), UNIT);
   assert.equal(await modeOf(unit), 0o644);
   assert.match(run.stdout, /Installed mq2wsbridge 0\.1\.0 in \/opt\/mq2wsbridge/);
-  assert.match(run.stdout, /systemd is not running here/);
+  assert.match(run.stdout, /DESTDIR is set: systemd was left alone/);
+  assert.match(run.stdout, /Next steps:/);
+  assert.doesNotMatch(run.stdout, /systemctl enable/);
   // The INI holds secrets: nothing of it is ever printed.
   assert.doesNotMatch(run.stdout + run.stderr, /mq_password|client_secret/);
 });
