@@ -1,0 +1,57 @@
+/**
+ * What gets compiled: the two programs, the permissions each is compiled with,
+ * and the targets. The release build (`scripts/release.ts`), `deno task
+ * compile` and the compile check in `tests/compile_test.ts` all read this one
+ * list, so they cannot drift apart.
+ */
+
+/** A program shipped as a standalone binary. */
+export interface Program {
+  /** Binary name. */
+  name: string;
+  /** Entry module, relative to the repository root. */
+  entry: string;
+  /** `deno compile` permission flags: the narrowest set the program runs with. */
+  permissions: readonly string[];
+}
+
+/**
+ * mq2wsbridge: net (broker, WebSocket API, AWS), read (INI and CA files), env
+ * and sys (the AWS SDK reads its settings from the environment and the OS
+ * release). bridgetester also writes its report and JSON summary. Neither may
+ * run subprocesses or load native code.
+ */
+export const PROGRAMS: readonly Program[] = [
+  {
+    name: "mq2wsbridge",
+    entry: "main.ts",
+    permissions: ["--allow-net", "--allow-read", "--allow-env", "--allow-sys"],
+  },
+  {
+    name: "bridgetester",
+    entry: "tester.ts",
+    permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"],
+  },
+];
+
+/** Release architecture name (as `uname -m` prints it) for each `deno compile` target. */
+export const TARGETS = {
+  "x86_64-unknown-linux-gnu": "x86_64",
+  "aarch64-unknown-linux-gnu": "aarch64",
+} as const;
+
+/** A `deno compile --target` value. */
+export type Target = keyof typeof TARGETS;
+
+/** Every target, in a fixed order. */
+export const ALL_TARGETS = Object.keys(TARGETS) as Target[];
+
+/** Arguments for `deno` that compile `program` for `target` into the file `output`. */
+export function compileArgs(program: Program, target: Target, output: string): string[] {
+  return ["compile", ...program.permissions, "--target", target, "--output", output, program.entry];
+}
+
+/** Name of the release archive for a target, without `.tar.gz`; also its top directory. */
+export function archiveBase(target: Target): string {
+  return `mq2wsbridge-linux-${TARGETS[target]}`;
+}
