@@ -48,7 +48,7 @@ Deno.test("packaging/mq2wsbridge.service runs -s -l -m, restarts on failure but 
       "ExecStart=/opt/mq2wsbridge/bin/mq2wsbridge -s -l -m",
       "User=mq2wsbridge",
       "Restart=on-failure",
-      "RestartPreventExitStatus=78",
+      "RestartPreventExitStatus=2 78",
       "TimeoutStopSec=30s",
       "NoNewPrivileges=yes",
       "ProtectSystem=strict",
