@@ -24,7 +24,14 @@ Deno.test("deno lint finds no problem [style]", async () => {
 });
 
 Deno.test("deno check type-checks every program and script [style]", async () => {
-  const programs = ["main.ts", "demo/demo.ts", "tools/echo_server.ts"];
+  const programs = [
+    "main.ts",
+    "tester.ts",
+    "demo/demo.ts",
+    "tools/echo_server.ts",
+    "scripts/compile.ts",
+    "scripts/release.ts",
+  ];
   const { ok, output } = await deno(["check", ...programs]);
   assert.ok(ok, output);
 });

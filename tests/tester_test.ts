@@ -180,11 +180,11 @@ Deno.test("bridgetester reconnects when the broker drops its connection and stil
   // 8 s of sending, so the run is still going when rabbitmqctl (slow to start) closes the connection.
   await using tester = new BridgeProcess(
     ["-c", ini.path, "-q", "-n", "8000", "-d", "0.001", "-e", "30"],
-    TESTER,
+    { program: TESTER },
   );
   await tester.waitForLine(/^\[ +1 s\] sent/);
   assert.equal(
-    await closeConnectionsNamed("bridgetester@"),
+    await closeConnectionsNamed(`bridgetester@${Deno.hostname()} pid ${tester.pid}`),
     1,
     "the tester's own connection, closed broker-side",
   );
