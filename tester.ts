@@ -128,6 +128,7 @@ async function measure(
     consumerTag: `bridgetester.${Deno.pid}`,
     pid: Deno.pid,
     prefetch: config.mq.prefetch,
+    size: cli.size,
   }, { mq, view, clock: systemClock(), signal });
 }
 
@@ -157,6 +158,7 @@ function jsonText(cli: TesterCli, config: BridgeConfig, summary: Summary, status
       delaySecs: cli.delaySecs,
       endDelaySecs: cli.endDelaySecs,
       exclusive: cli.exclusive,
+      size: cli.size,
     },
   }, status);
   return JSON.stringify(record, null, 2);

@@ -15,6 +15,23 @@ export function testBody(index: number, pid: number, wallMs: number): string {
   return `Test msg #${index} (${pid}.${mmss})`;
 }
 
+/**
+ * `--size`: the body padded with " ..." to `size` bytes (test bodies are
+ * ASCII, so characters are bytes). A body already that long is unchanged.
+ */
+export function padBody(body: string, size: number | null): string {
+  if (size === null || size <= body.length) return body;
+  return body + " " + ".".repeat(size - body.length - 1);
+}
+
+/** The body without its padding, or null when it is not exactly `size` bytes (damaged, or not ours). */
+export function unpadBody(text: string, size: number | null): string | null {
+  if (size === null) return text;
+  if (text.length !== size) return text.length < size ? null : text;
+  const end = text.search(/ \.*$/);
+  return end > 0 ? text.slice(0, end) : text;
+}
+
 /** Tracks one run's messages; read by the views and the summary. */
 export class Reconciler {
   /** How many messages the run sends. */

@@ -26,6 +26,8 @@ export interface TesterCli {
   /** A file path, `-` for standard output, or null. */
   json: string | null;
   maxP99Ms: number | null;
+  /** `--size`: bytes per message body (null: the natural size, about 30 bytes). */
+  size: number | null;
   help: boolean;
   version: boolean;
 }
@@ -47,7 +49,7 @@ export const MAX_COUNT = 10_000_000;
 
 export const USAGE =
   "usage: bridgetester [-h] [-v] [-n NUM_MSGS] [-d MSG_DELAY] [-x] [-e END_DELAY] [-g] [-r REPORT_FILE]\n" +
-  "                    [-f] [-c CONFIG_FILE] [-q] [--json FILE] [--max-p99 MS] [--version]";
+  "                    [-f] [-c CONFIG_FILE] [-q] [--json FILE] [--max-p99 MS] [--size BYTES] [--version]";
 
 export const HELP = `${USAGE}
 
@@ -78,6 +80,7 @@ options:
   --json FILE           also write the closing summary as JSON to FILE ('-' for standard output;
                         everything else then goes to standard error)
   --max-p99 MS          exit 3 when every message came back but the p99 latency exceeded MS
+  --size BYTES          pad every message body to BYTES bytes (default: the natural ~30 bytes)
   --version             print the version and exit
 
 The full-screen views (-v, -g) need a terminal on standard output and end with "press any key
@@ -110,6 +113,7 @@ export function parseTesterArgs(argv: string[]): TesterCli {
         quiet: { type: "boolean", short: "q" },
         json: { type: "string" },
         "max-p99": { type: "string" },
+        size: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
       },
@@ -142,6 +146,7 @@ export function parseTesterArgs(argv: string[]): TesterCli {
     config: values.config ?? "mq2wsbridge.ini",
     json: values.json ?? null,
     maxP99Ms: maxP99 === undefined ? null : milliseconds(maxP99),
+    size: values.size === undefined ? null : messageSize(values.size),
     help: values.help ?? false,
     version: values.version ?? false,
   };
@@ -161,6 +166,17 @@ function seconds(text: string | undefined, flag: string, fallback: number): numb
   const value = Number(text);
   if (!DECIMAL.test(text) || value > 86_400) {
     throw new UsageError(`argument ${flag}: invalid value "${text}" (expected seconds from 0 to 86400)`);
+  }
+  return value;
+}
+
+/** Most bytes `--size` accepts: what Deno's WebSocket client takes in one frame. */
+export const MAX_SIZE = 64 * 1024 * 1024;
+
+function messageSize(text: string): number {
+  const value = wholeNumber(text, "--size", 0);
+  if (value < 1 || value > MAX_SIZE) {
+    throw new UsageError(`argument --size: invalid value "${text}" (expected 1 to ${MAX_SIZE} bytes)`);
   }
   return value;
 }

@@ -19,7 +19,7 @@ import { Buffer } from "node:buffer";
 import type { MqDelivery, MqSession } from "../handlers/mq.ts";
 import { delay } from "./async.ts";
 import type { Clock } from "./clock.ts";
-import { Reconciler, testBody } from "./reconcile.ts";
+import { padBody, Reconciler, testBody, unpadBody } from "./reconcile.ts";
 import { RejectPacer } from "./reject_pacer.ts";
 import type { RunResult } from "./tester_summary.ts";
 import type { ForeignCounts, Phase, RunState, TesterView } from "./tester_views/view.ts";
@@ -55,6 +55,8 @@ export interface TesterRunOptions {
   pid: number;
   /** Prefetch of the consuming channel: when every slot holds a foreign message, ours are starved. */
   prefetch: number;
+  /** `--size`: pad every body to this many bytes (null: the natural size). */
+  size: number | null;
 }
 
 /** Everything a run works with. */
@@ -193,7 +195,7 @@ class TesterRun implements RunState {
 
   #publish(index: number): void {
     this.#inFlight++;
-    const body = Buffer.from(this.reconciler.bodies[index - 1]!, "utf8");
+    const body = Buffer.from(padBody(this.reconciler.bodies[index - 1]!, this.#opts.size), "utf8");
     this.#mq.publish(this.#opts.toWs, body, { contentType: "text/plain", expirationMs: TEST_MESSAGE_TTL_MS })
       .then(() => this.#confirmed++, () => {
         // Sent again only on the next connection: a broker that refuses (nacks) a message on a
@@ -244,8 +246,12 @@ class TesterRun implements RunState {
   #onDelivery(d: MqDelivery): void {
     if (!this.#receiving) return; // not acknowledged: the broker requeues it when we close
     const at = this.clock.now();
-    const body = d.body.toString("utf8");
-    const { outcome, index } = this.reconciler.receive(body, at);
+    const text = d.body.toString("utf8");
+    const unpadded = unpadBody(text, this.#opts.size);
+    const body = unpadded ?? text;
+    const { outcome, index } = unpadded === null
+      ? { outcome: "foreign" as const, index: 0 } // shorter than --size: damaged on the way, not ours
+      : this.reconciler.receive(unpadded, at);
     let action: "ack" | "reject" | "consume" = "ack";
     if (outcome !== "foreign") {
       this.#mq.ack(d);

@@ -142,7 +142,13 @@ export interface RunContext {
   broker: string;
   toWs: string;
   fromWs: string;
-  options: { count: number; delaySecs: number; endDelaySecs: number; exclusive: boolean };
+  options: {
+    count: number;
+    delaySecs: number;
+    endDelaySecs: number;
+    exclusive: boolean;
+    size: number | null;
+  };
 }
 
 /** The `--json` document: the context, every summary field, and the exit status. */

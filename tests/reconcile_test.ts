@@ -1,6 +1,6 @@
 /** Reconciliation and latency statistics (pure, no services). */
 import assert from "node:assert/strict";
-import { Reconciler, testBody } from "../lib/reconcile.ts";
+import { padBody, Reconciler, testBody, unpadBody } from "../lib/reconcile.ts";
 import { latencyStats, percentile } from "../lib/percentiles.ts";
 
 Deno.test("testBody() writes the original's format with the send time's minutes and seconds", () => {
@@ -86,4 +86,14 @@ Deno.test("latencyStats() sorts a copy and reports min, p50, p95, p99 and max", 
   assert.deepEqual(latencyStats(samples), { count: 10, min: 1, p50: 5, p95: 10, p99: 10, max: 10 });
   assert.deepEqual(samples.slice(0, 3), [5, 1, 4], "input untouched");
   assert.equal(latencyStats([]), null);
+});
+
+Deno.test("padBody() pads to the byte size asked and unpadBody() gives the original back", () => {
+  const body = "Test msg #7 (4242.0409)";
+  const padded = padBody(body, 100);
+  assert.equal(new TextEncoder().encode(padded).length, 100);
+  assert.equal(unpadBody(padded, 100), body);
+  assert.equal(padBody(body, 10), body, "never cut");
+  assert.equal(unpadBody(padded.slice(0, 60), 100), null, "a shortened body is not ours");
+  assert.equal(unpadBody(body, null), body);
 });

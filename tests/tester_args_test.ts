@@ -15,9 +15,20 @@ Deno.test("parseTesterArgs() defaults to the original's values", () => {
     config: "mq2wsbridge.ini",
     json: null,
     maxP99Ms: null,
+    size: null,
     help: false,
     version: false,
   });
+});
+
+Deno.test("parseTesterArgs() takes --size in bytes, up to what a WebSocket frame may hold", () => {
+  assert.equal(parseTesterArgs(["--size", "16384"]).size, 16384);
+  for (const bad of ["0", "1.5", "-3", "67108865"]) {
+    assert.throws(
+      () => parseTesterArgs(["--size", bad]),
+      (e) => e instanceof UsageError && /--size/.test(e.message),
+    );
+  }
 });
 
 Deno.test("parseTesterArgs() reads every flag by its short and long name", () => {

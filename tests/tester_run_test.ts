@@ -102,6 +102,7 @@ function options(overrides: Partial<TesterRunOptions> = {}): TesterRunOptions {
     consumerTag: "test",
     pid: 1,
     prefetch: 100,
+    size: null,
     ...overrides,
   };
 }
@@ -124,6 +125,21 @@ Deno.test("runTester() keeps at most PUBLISH_WINDOW publishes waiting for confir
   } finally {
     clearInterval(confirming);
   }
+});
+
+Deno.test("runTester() with --size sends bodies of that size and reconciles them", async () => {
+  const mq = new FakeMq();
+  const sizes = new Set<number>();
+  const publish = mq.publish;
+  mq.publish = (queue, body, props) => (sizes.add(body.length), publish(queue, body, props));
+  const result = await runTester(options({ count: 20, size: 16_384 }), {
+    mq,
+    view: quietView,
+    clock: systemClock(),
+    signal: new AbortController().signal,
+  });
+  assert.deepEqual([...sizes], [16_384]);
+  assert.equal(result.reconciler.reconciled, 20);
 });
 
 Deno.test("runTester() ends as soon as every message is back, not after the end delay", async () => {
