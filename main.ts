@@ -7,7 +7,7 @@
  */
 import { type BridgeCli, HELP, parseBridgeArgs, USAGE, UsageError } from "./lib/bridge_args.ts";
 import { type BridgeConfig, ConfigError, parseConfig, type RawConfig } from "./lib/config.ts";
-import { readBrokerCa, registerConfigSecrets } from "./lib/config_secrets.ts";
+import { readApiCa, readBrokerCa, registerConfigSecrets } from "./lib/config_secrets.ts";
 import { runBridge } from "./lib/bridge.ts";
 import { MetricsRegistry } from "./lib/metrics.ts";
 import { Redactor } from "./lib/secret.ts";
@@ -101,11 +101,12 @@ async function serve(cli: BridgeCli, config: BridgeConfig, log: Logger): Promise
       connectionName: `mq2wsbridge@${Deno.hostname()} pid ${Deno.pid}`,
     }, { log: log.child("mq"), metrics });
     const ws = config.ws;
+    const apiCa = await readApiCa(config);
     await runBridge({
       config,
       mq,
       createWs: ws && !cli.websocketStub
-        ? (handlers) => new WsClient(ws, handlers, { log: log.child("ws"), metrics })
+        ? (handlers) => new WsClient(ws, handlers, { log: log.child("ws"), metrics, caPem: apiCa })
         : null,
       log,
       metrics,

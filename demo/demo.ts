@@ -12,6 +12,7 @@ import { createLogger, MemorySink } from "../handlers/logging.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { redactUrl, Secret } from "../lib/secret.ts";
 import { startEchoServer } from "../tools/echo_server.ts";
+import { permissionsOf } from "../scripts/programs.ts";
 
 const AMQP_URL = Deno.env.get("AMQP_URL") ?? "amqp://guest:guest@127.0.0.1:5672";
 const BULK = 10_000;
@@ -80,7 +81,7 @@ async function demo(): Promise<number> {
   say(`Broker ${redactUrl(AMQP_URL)}; WebSocket echo endpoint ${echo.url}`);
   say(`Starting the bridge: mq2wsbridge -c ${ini} -v\n`);
   const bridge = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", MAIN, "-c", ini, "-v"],
+    args: ["run", ...permissionsOf("mq2wsbridge"), MAIN, "-c", ini, "-v"],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();

@@ -15,9 +15,10 @@
  */
 import type { WsSettings } from "../lib/config.ts";
 import { delay, within } from "../lib/async.ts";
-import { makeToken, wsUrl } from "../lib/jwt.ts";
+import { tokenUrl } from "../lib/jwt.ts";
 import { type Metrics, WS_CONNECTION_ATTEMPTS_TOTAL, WS_CONNECTIONS_LOST_TOTAL } from "../lib/metrics.ts";
 import { enableClientPings } from "../lib/ws_ping.ts";
+import { NoDelayRelay } from "../lib/ws_nodelay.ts";
 import type { Logger } from "./logging.ts";
 
 /** One established connection. Sending on a closed one is a no-op returning false. */
@@ -75,6 +76,10 @@ export class WsClient {
   #closed = Promise.withResolvers<void>();
   #closePromise: Promise<void> | null = null;
   #pingWarned = false;
+  readonly #caPem: string | null;
+  readonly #relayDir: string;
+  #relay: NoDelayRelay | null = null;
+  #direct: Deno.HttpClient | null = null;
 
   /** Resolves after `close()`; rejects with `WsGaveUpError` when the policy gives up. */
   readonly closed: Promise<void> = this.#closed.promise;
@@ -82,9 +87,18 @@ export class WsClient {
   constructor(
     settings: WsSettings,
     handlers: WsHandlers,
-    deps: { log: Logger; metrics: Metrics; makeUrl?: () => Promise<string> },
+    deps: {
+      log: Logger;
+      metrics: Metrics;
+      makeUrl?: () => Promise<string>;
+      caPem?: string | null;
+      /** Where the no-delay relay makes its private socket directory (default /tmp). */
+      relayDir?: string;
+    },
   ) {
     this.#settings = settings;
+    this.#caPem = deps.caPem ?? null;
+    this.#relayDir = deps.relayDir ?? "/tmp";
     this.#handlers = handlers;
     this.#log = deps.log;
     this.#metrics = deps.metrics;
@@ -127,11 +141,14 @@ export class WsClient {
     // close the peer never answers, so then the loop is left to end whenever the peer lets go.
     if (socketClosed) await this.#loop;
     else this.#log.warn(`The WebSocket API did not answer the close within ${CLOSE_WAIT_MS} ms; not waiting`);
+    await this.#relay?.close();
+    this.#direct?.close();
     this.#firstOpen.resolve();
     this.#closed.resolve();
   }
 
   async #run(): Promise<void> {
+    await this.#prepare();
     const { maxConnectAttempts: max, attemptWindowSecs: window } = this.#settings;
     let count = 0;
     let last = "";
@@ -163,7 +180,8 @@ export class WsClient {
       const url = await this.#makeUrl();
       // close() may have run while the token was signed; it saw no socket to close.
       if (this.#closing) return { opened: false, why: "closed before connecting" };
-      socket = new WebSocket(url);
+      const route = this.#route(url);
+      socket = new WebSocket(route.url, route.options);
     } catch (err) {
       return { opened: false, why: `cannot start a connection: ${(err as Error).message}` };
     }
@@ -184,7 +202,8 @@ export class WsClient {
       if (!conn) {
         if (failed) return;
         failed = true;
-        const why = error || `closed before opening (code ${code}${reason ? `, ${reason}` : ""})`;
+        const why = this.#relay?.takeError() || error ||
+          `closed before opening (code ${code}${reason ? `, ${reason}` : ""})`;
         this.#log.warn("Cannot connect to the WebSocket API", { attempt, error: why });
         return resolve({ opened: false, why });
       }
@@ -235,6 +254,33 @@ export class WsClient {
     return await promise;
   }
 
+  /** Sets up the no-delay relay (ws_no_delay) or a client for ws_ca_file; see lib/ws_nodelay.ts. */
+  async #prepare(): Promise<void> {
+    const caCerts = this.#caPem ? [this.#caPem] : undefined;
+    if (this.#settings.noDelay) {
+      try {
+        this.#relay = await NoDelayRelay.open(this.#settings.apiHost, {
+          tmpDir: this.#relayDir,
+          ...(caCerts ? { caCerts } : {}),
+        });
+        return;
+      } catch (err) {
+        this.#log.warn(
+          "Cannot set up the no-delay relay; connecting directly, so frames over about 1 KiB may wait up " +
+            "to 40 ms for the peer's acknowledgement (Nagle's algorithm)",
+          { error: (err as Error).message },
+        );
+      }
+    }
+    if (caCerts) this.#direct = Deno.createHttpClient({ caCerts });
+  }
+
+  /** The URL and options to open a WebSocket with: through the relay, or directly. */
+  #route(url: string): { url: string; options?: WebSocketOptions } {
+    if (this.#relay) return this.#relay.route(url);
+    return this.#direct ? { url, options: { client: this.#direct } } : { url };
+  }
+
   #keepAlive(socket: WebSocket): void {
     const interval = this.#settings.pingIntervalSecs;
     if (interval <= 0 || enableClientPings(socket, interval) || this.#pingWarned) return;
@@ -281,17 +327,4 @@ class Connection implements WsConnection {
   markClosed(): void {
     this.#open = false;
   }
-}
-
-/** The API URL with a freshly signed token. */
-async function tokenUrl(settings: WsSettings): Promise<string> {
-  const token = await makeToken({
-    clientId: settings.clientId,
-    clientSecret: settings.clientSecret,
-    apiHost: settings.apiHost,
-    apiUri: settings.apiUri,
-    now: Date.now() / 1000,
-    nonce: crypto.randomUUID(),
-  });
-  return wsUrl(settings.apiHost, settings.apiUri, token);
 }

@@ -38,6 +38,10 @@ export interface WsSettings {
   connectTimeoutSecs: number;
   ackDelayMs: number;
   maxBufferedBytes: number;
+  /** Relay the connection through a TCP_NODELAY socket (lib/ws_nodelay.ts). */
+  noDelay: boolean;
+  /** PEM file of the CA that signed the API's certificate, if not a public one. */
+  caFile: string | null;
 }
 
 /** Resolved `[aws_mq]` settings; `url` carries the credentials. */
@@ -144,6 +148,8 @@ function readWs(r: Reader, needed: boolean): WsSettings | null {
     connectTimeoutSecs: r.number("ws_api.ws_connect_timeout_secs", 10, { min: 0.001 }),
     ackDelayMs: r.integer("ws_api.ws_ack_delay_ms", 100, { min: 0, max: 60_000 }),
     maxBufferedBytes: r.integer("ws_api.ws_max_buffered_bytes", 1_048_576, { min: 1 }),
+    noDelay: r.boolean("ws_api.ws_no_delay", true),
+    caFile: r.text("ws_api.ws_ca_file", false),
   };
   if (clientId === null || clientSecret === null || apiHost === null || apiUri === null) {
     return null;
@@ -312,6 +318,16 @@ class Reader {
       (rule.allowed === undefined || rule.allowed.includes(value));
     if (!ok) this.problemWithValue(key, `is not ${rule.what ?? describe(rule, integer)}`);
     return ok ? value : fallback;
+  }
+
+  /** true/false, yes/no, on/off, 1/0, as configparser's getboolean() reads them. */
+  boolean(key: string, fallback: boolean): boolean {
+    const text = this.text(key, false)?.toLowerCase();
+    if (text === undefined || text === null) return fallback;
+    if (["true", "yes", "on", "1"].includes(text)) return true;
+    if (["false", "no", "off", "0"].includes(text)) return false;
+    this.problemWithValue(key, "is not true or false (also: yes/no, on/off, 1/0)");
+    return fallback;
   }
 
   /** A queue name: required, at most 255 bytes, not in RabbitMQ's reserved `amq.` space. */

@@ -22,13 +22,20 @@ export function registerConfigSecrets(raw: RawConfig, redactor: Redactor): void 
 }
 
 /** The PEM text of `aws_mq.mq_ca_file`, or null when not set; an unreadable file is a `ConfigError`. */
-export async function readBrokerCa(config: BridgeConfig): Promise<string | null> {
-  if (config.mq.caFile === null) return null;
+export function readBrokerCa(config: BridgeConfig): Promise<string | null> {
+  return readPem(config.source, "aws_mq.mq_ca_file", config.mq.caFile);
+}
+
+/** The PEM text of `ws_api.ws_ca_file`, or null when not set; an unreadable file is a `ConfigError`. */
+export function readApiCa(config: BridgeConfig): Promise<string | null> {
+  return readPem(config.source, "ws_api.ws_ca_file", config.ws?.caFile ?? null);
+}
+
+async function readPem(source: string, key: string, path: string | null): Promise<string | null> {
+  if (path === null) return null;
   try {
-    return await Deno.readTextFile(config.mq.caFile);
+    return await Deno.readTextFile(path);
   } catch (err) {
-    throw new ConfigError(config.source, [
-      `aws_mq.mq_ca_file: cannot read "${config.mq.caFile}" (${(err as Error).message})`,
-    ]);
+    throw new ConfigError(source, [`${key}: cannot read "${path}" (${(err as Error).message})`]);
   }
 }

@@ -5,6 +5,7 @@
  * attempt. The token is a credential; the URL that carries it is never logged.
  */
 import type { Secret } from "./secret.ts";
+import type { WsSettings } from "./config.ts";
 
 /** What the token is made of; `now` is seconds since the epoch. */
 export interface TokenInput {
@@ -74,4 +75,16 @@ export function hexToBytes(hex: string): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(hex.length / 2);
   for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
   return bytes;
+}
+
+/** The API URL with a freshly signed token, for one connection attempt. */
+export function tokenUrl(settings: WsSettings, now = Date.now() / 1000): Promise<string> {
+  return makeToken({
+    clientId: settings.clientId,
+    clientSecret: settings.clientSecret,
+    apiHost: settings.apiHost,
+    apiUri: settings.apiUri,
+    now,
+    nonce: crypto.randomUUID(),
+  }).then((token) => wsUrl(settings.apiHost, settings.apiUri, token));
 }

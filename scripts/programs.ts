@@ -18,14 +18,15 @@ export interface Program {
 /**
  * mq2wsbridge: net (broker, WebSocket API, AWS), read (INI and CA files), env
  * and sys (the AWS SDK reads its settings from the environment and the OS
- * release). bridgetester also writes its report and JSON summary. Neither may
- * run subprocesses or load native code.
+ * release), and write in /tmp only, for the private Unix socket of the
+ * WebSocket no-delay relay (lib/ws_nodelay.ts). bridgetester also writes its
+ * report and JSON summary. Neither may run subprocesses or load native code.
  */
 export const PROGRAMS: readonly Program[] = [
   {
     name: "mq2wsbridge",
     entry: "main.ts",
-    permissions: ["--allow-net", "--allow-read", "--allow-env", "--allow-sys"],
+    permissions: ["--allow-net", "--allow-read", "--allow-write=/tmp", "--allow-env", "--allow-sys"],
   },
   {
     name: "bridgetester",
@@ -33,6 +34,11 @@ export const PROGRAMS: readonly Program[] = [
     permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"],
   },
 ];
+
+/** The permission flags `name` is compiled with, for running it from source the same way. */
+export function permissionsOf(name: "mq2wsbridge" | "bridgetester"): string[] {
+  return [...PROGRAMS.find((p) => p.name === name)!.permissions];
+}
 
 /** Release architecture name (as `uname -m` prints it) for each `deno compile` target. */
 export const TARGETS = {

@@ -13,6 +13,8 @@ import { MqSession } from "../handlers/mq.ts";
 import { WsClient } from "../handlers/ws.ts";
 import { AMQP_URL } from "./_broker.ts";
 import { withDeadline } from "./_ws_server.ts";
+import { Program } from "../tools/program.ts";
+import { permissionsOf } from "../scripts/programs.ts";
 
 /** Test credentials: recognisable, so a test can prove they never reach a log. */
 export const TEST_CLIENT_SECRET = "5ec7e75ec7e75ec7e75ec7e75ec7e75e";
@@ -130,96 +132,16 @@ export async function writeIni(values: Record<string, string>, mode = 0o600): Pr
 }
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const PERMISSIONS = permissionsOf("mq2wsbridge");
 
-/** The real mq2wsbridge CLI as a child process; output is collected line by line. */
-export class BridgeProcess implements AsyncDisposable {
-  readonly #child: Deno.ChildProcess;
-  readonly lines: string[] = [];
-  readonly status: Promise<Deno.CommandStatus>;
-  readonly #reading: Promise<void>;
-  #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
-
+/** The real mq2wsbridge CLI (or another script, `program`) as a child process. */
+export class BridgeProcess extends Program {
   constructor(args: string[], options: { program?: string; env?: Record<string, string> } = {}) {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--no-check",
-        "--allow-net",
-        "--allow-read",
-        "--allow-env",
-        "--allow-sys",
-        options.program ?? MAIN,
-        ...args,
-      ],
-      env: { NO_COLOR: "1", ...options.env },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#reading = Promise.all([this.#read(this.#child.stdout), this.#read(this.#child.stderr)]).then(
-      () => {},
+    super(
+      Deno.execPath(),
+      ["run", "--no-check", ...PERMISSIONS, options.program ?? MAIN, ...args],
+      options.env ? { env: options.env } : {},
     );
-    this.status = this.#child.status;
-  }
-
-  get pid(): number {
-    return this.#child.pid;
-  }
-
-  /** All output so far, one string. */
-  get output(): string {
-    return this.lines.join("\n");
-  }
-
-  /** Resolves with the first output line (past or future) matching `pattern`. */
-  waitForLine(pattern: RegExp, ms = 15_000): Promise<string> {
-    const seen = this.lines.find((line) => pattern.test(line));
-    if (seen) return Promise.resolve(seen);
-    return withDeadline(
-      new Promise((resolve) => this.#waiters.push({ pattern, resolve })),
-      ms,
-      `output ${pattern}`,
-    );
-  }
-
-  kill(signal: Deno.Signal = "SIGTERM"): void {
-    try {
-      this.#child.kill(signal);
-    } catch {
-      // already exited
-    }
-  }
-
-  /** Waits for the exit (killing it after `ms`) and for all output to be read. */
-  async exit(ms = 20_000): Promise<Deno.CommandStatus> {
-    const timer = setTimeout(() => this.kill("SIGKILL"), ms);
-    try {
-      const status = await this.status;
-      await this.#reading;
-      return status;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async #read(stream: ReadableStream<Uint8Array>): Promise<void> {
-    let rest = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      const parts = (rest + chunk).split("\n");
-      rest = parts.pop()!;
-      for (const line of parts) this.#line(line);
-    }
-    if (rest) this.#line(rest);
-  }
-
-  #line(line: string): void {
-    this.lines.push(line);
-    this.#waiters = this.#waiters.filter((w) => !(w.pattern.test(line) && (w.resolve(line), true)));
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.kill("SIGKILL");
-    await this.exit();
   }
 }
 

@@ -4,17 +4,12 @@
  * spawned as the real mq2wsbridge process and awaited until it is bridging.
  */
 import { type BridgeProcess, spawnBridge } from "./_bridge.ts";
+import { permissionsOf } from "../scripts/programs.ts";
 
 export const TESTER = new URL("../tester.ts", import.meta.url).pathname;
 
-/** The permissions `deno task tester` grants: proof that they are enough. */
-export const TESTER_PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys",
-];
+/** The permissions bridgetester is compiled with: proof that they are enough. */
+export const TESTER_PERMISSIONS = permissionsOf("bridgetester");
 
 /** What a finished bridgetester run left behind. */
 export interface TesterOutput {

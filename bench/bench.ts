@@ -1,0 +1,173 @@
+/**
+ * `deno task bench`: in one run on the local broker, measures side by side
+ *
+ * - the baseline: a minimal AMQP forwarder (bench/forwarder.ts), what the
+ *   broker allows here;
+ * - the bridge in stub mode (`mq2wsbridge -X`);
+ * - the bridge through a WebSocket echo server (tools/echo_server.ts);
+ *
+ * each for 100 B and 16 KiB messages, as throughput (bridgetester at full
+ * speed, `-d 0`; median of interleaved repeats) and latency (bridgetester at
+ * a fixed moderate rate). All are separate processes, as in production. It
+ * prints a table and writes bench/results.json and bench/results.md.
+ *
+ * Options: --quick (fewer messages, one repeat), --sizes 100,16384.
+ */
+import { parseArgs } from "node:util";
+import { denoScript, type Program } from "../tools/program.ts";
+import { permissionsOf } from "../scripts/programs.ts";
+import { type BenchRow, markdownTable, median, type Run } from "./report.ts";
+
+const AMQP_URL = Deno.env.get("AMQP_URL") ?? "amqp://guest:guest@127.0.0.1:5672";
+const PREFETCH = 1000;
+const TTL_MS = 300_000;
+const LATENCY_RATE = 500; // messages per second: moderate, below what every path sustains
+const BRIDGE = permissionsOf("mq2wsbridge");
+const TESTER = permissionsOf("bridgetester");
+type Path = "baseline" | "stub" | "echo";
+const PATHS: Path[] = ["baseline", "stub", "echo"];
+
+const { values } = parseArgs({ options: { quick: { type: "boolean" }, sizes: { type: "string" } } });
+const quick = values.quick ?? false;
+const sizes = (values.sizes ?? "100,16384").split(",").map(Number);
+const repeats = quick ? 1 : 3;
+/** Messages per throughput run: enough for several seconds at full speed. */
+const floodCount = (size: number) => (quick ? 5_000 : size <= 1024 ? 50_000 : 12_000);
+const latencyCount = quick ? 1_000 : 3_000;
+
+const dir = await Deno.makeTempDir({ prefix: "mq2wsbridge-bench-" });
+const id = crypto.randomUUID().slice(0, 8);
+const running: Program[] = [];
+const queues: string[] = [];
+try {
+  const inis = await startPaths();
+  const rows: BenchRow[] = [];
+  for (const size of sizes) {
+    const floods: Record<Path, Run[]> = { baseline: [], stub: [], echo: [] };
+    for (let r = 0; r < repeats; r++) {
+      for (const path of PATHS) floods[path].push(await tester(inis[path], size, floodCount(size), 0));
+    }
+    for (const path of PATHS) {
+      const latency = await tester(inis[path], size, latencyCount, 1 / LATENCY_RATE);
+      rows.push({
+        path,
+        size,
+        throughput: median(floods[path].map((f) => f.throughput)),
+        latency,
+        floods: floods[path],
+      });
+    }
+  }
+  const table = markdownTable(rows, { repeats, latencyRate: LATENCY_RATE, prefetch: PREFETCH });
+  say(`\n${table}`);
+  const results = {
+    date: new Date().toISOString(),
+    quick,
+    repeats,
+    prefetch: PREFETCH,
+    latencyRate: LATENCY_RATE,
+    rows,
+  };
+  const out = new URL("./", import.meta.url).pathname;
+  await Deno.writeTextFile(
+    `${out}results${quick ? "-quick" : ""}.json`,
+    JSON.stringify(results, null, 2) + "\n",
+  );
+  await Deno.writeTextFile(`${out}results${quick ? "-quick" : ""}.md`, table + "\n");
+  const lost = rows.flatMap((r) => [r.latency, ...r.floods]).reduce((n, run) => n + run.lost, 0);
+  say(`\nlost across all runs: ${lost}`);
+  if (lost > 0) Deno.exitCode = 1;
+} finally {
+  for (const program of running) {
+    program.kill("SIGTERM");
+    await program.exit(15_000);
+  }
+  await deleteQueues();
+  await Deno.remove(dir, { recursive: true });
+}
+
+/** Starts the three paths, each on its own queue pair; returns the INI file bridgetester uses for each. */
+async function startPaths(): Promise<Record<Path, string>> {
+  const inis = {} as Record<Path, string>;
+  const echo = start(denoScript("tools/echo_server.ts", ["--allow-net"], ["--port", "0"]));
+  const port = Number((await echo.waitForLine(/^listening on \d+/)).split(" ").at(-1));
+  for (const path of PATHS) {
+    const toWs = `bench.${id}.${path}.to_ws`;
+    const fromWs = `bench.${id}.${path}.from_ws`;
+    queues.push(toWs, fromWs);
+    const ini = `${dir}/${path}.ini`;
+    await Deno.writeTextFile(ini, iniText(toWs, fromWs, `ws://127.0.0.1:${port}`), { mode: 0o600 });
+    inis[path] = ini;
+    if (path === "baseline") {
+      const args = [AMQP_URL, toWs, fromWs, String(PREFETCH), String(TTL_MS)];
+      await start(denoScript("bench/forwarder.ts", ["--allow-net"], args)).waitForLine(/^forwarding/);
+    } else {
+      const args = ["-c", ini, "-v", ...(path === "stub" ? ["-X"] : [])];
+      await start(denoScript("main.ts", BRIDGE, args)).waitForLine(/Bridging/);
+    }
+  }
+  return inis;
+}
+
+/** One bridgetester run; `delaySecs` 0 floods, otherwise a fixed rate. */
+async function tester(ini: string, size: number, count: number, delaySecs: number): Promise<Run> {
+  const json = `${dir}/run.json`;
+  const args = ["-c", ini, "-q", "-n", String(count), "-d", String(delaySecs), "--size", String(size)];
+  await using run = denoScript("tester.ts", TESTER, [...args, "-e", "60", "--json", json]);
+  const status = await run.exit(600_000);
+  const summary = JSON.parse(await Deno.readTextFile(json));
+  const result: Run = {
+    sent: summary.sent,
+    reconciled: summary.reconciled,
+    lost: summary.lost,
+    duplicates: summary.duplicates,
+    throughput: summary.throughput.reconciledPerSec,
+    latencyMs: summary.latencyMs,
+  };
+  const mode = delaySecs === 0 ? "flood  " : `${Math.round(1 / delaySecs)}/s`;
+  say(
+    `${ini.split("/").at(-1)!.replace(".ini", "").padEnd(8)} ${String(size).padStart(5)} B ${mode} ` +
+      `${result.throughput?.toFixed(0).padStart(6)} msg/s  p50 ${fmt(result.latencyMs.p50)} ` +
+      `p99 ${
+        fmt(result.latencyMs.p99)
+      } ms  lost ${result.lost}  dup ${result.duplicates}  exit ${status.code}`,
+  );
+  return result;
+}
+
+function start(program: Program): Program {
+  running.push(program);
+  return program;
+}
+
+function iniText(toWs: string, fromWs: string, wsUrl: string): string {
+  return `[ws_api]
+client_id = bench
+client_secret = 0123456789abcdef0123456789abcdef
+api_host = ${wsUrl}
+api_uri = /bench
+[aws_mq]
+mq_url = ${AMQP_URL}
+mq_qname_to_ws = ${toWs}
+mq_qname_from_ws = ${fromWs}
+mq_ttl_from_ws = ${TTL_MS}
+mq_prefetch = ${PREFETCH}
+`;
+}
+
+async function deleteQueues(): Promise<void> {
+  const amqp = (await import("amqplib")).default;
+  const conn = await amqp.connect(AMQP_URL);
+  const channel = await conn.createChannel();
+  for (const queue of queues) await channel.deleteQueue(queue);
+  await conn.close();
+}
+
+function fmt(ms: number | null): string {
+  return ms === null ? "-" : ms < 10 ? ms.toFixed(2) : ms.toFixed(0);
+}
+
+function say(text: string): void {
+  // deno-lint-ignore no-console
+  console.log(text);
+}
