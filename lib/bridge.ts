@@ -51,6 +51,7 @@ export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<
     consumerTag: config.mq.consumerTag,
     ackDelayMs: config.ws?.ackDelayMs ?? 0,
     maxBufferedBytes: config.ws?.maxBufferedBytes ?? 1,
+    maxMessageBytes: config.ws?.maxMessageBytes ?? Infinity,
   }, { log, metrics });
   mq.onUp(() => publisher.onMqUp());
   mq.onDown(() => {

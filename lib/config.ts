@@ -38,6 +38,8 @@ export interface WsSettings {
   connectTimeoutSecs: number;
   ackDelayMs: number;
   maxBufferedBytes: number;
+  /** to_ws messages larger than this are rejected (dead-lettered), never sent. */
+  maxMessageBytes: number;
   /** Relay the connection through a TCP_NODELAY socket (lib/ws_nodelay.ts). */
   noDelay: boolean;
   /** PEM file of the CA that signed the API's certificate, if not a public one. */
@@ -148,6 +150,7 @@ function readWs(r: Reader, needed: boolean): WsSettings | null {
     connectTimeoutSecs: r.number("ws_api.ws_connect_timeout_secs", 10, { min: 0.001 }),
     ackDelayMs: r.integer("ws_api.ws_ack_delay_ms", 100, { min: 0, max: 60_000 }),
     maxBufferedBytes: r.integer("ws_api.ws_max_buffered_bytes", 1_048_576, { min: 1 }),
+    maxMessageBytes: r.integer("ws_api.ws_max_message_bytes", 67_108_864, { min: 1 }),
     noDelay: r.boolean("ws_api.ws_no_delay", true),
     caFile: r.text("ws_api.ws_ca_file", false),
   };

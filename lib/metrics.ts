@@ -14,6 +14,8 @@ export const MQ_CONNECTIONS_LOST_TOTAL = "mq_connections_lost_total";
 export const WS_CONNECTIONS_LOST_TOTAL = "ws_connections_lost_total";
 /** to_ws messages handed back to the queue (WebSocket down or failed send). */
 export const TO_WS_REQUEUED_TOTAL = "to_ws_requeued_total";
+/** to_ws messages rejected without requeue (larger than ws_max_message_bytes): dead-lettered or dropped. */
+export const TO_WS_REJECTED_TOTAL = "to_ws_rejected_total";
 /** WebSocket messages received (published or not yet). */
 export const FROM_WS_RECEIVED_TOTAL = "from_ws_received_total";
 /** Publish attempts the broker did not confirm; the message is retried. */

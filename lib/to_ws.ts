@@ -24,7 +24,13 @@ import type { WsConnection } from "../handlers/ws.ts";
 import type { Logger } from "../handlers/logging.ts";
 import { within } from "./async.ts";
 import type { FromWsPublisher } from "./from_ws.ts";
-import { type Metrics, TO_WS_REQUEUED_TOTAL, TO_WS_TOTAL, TO_WS_UNACKED } from "./metrics.ts";
+import {
+  type Metrics,
+  TO_WS_REJECTED_TOTAL,
+  TO_WS_REQUEUED_TOTAL,
+  TO_WS_TOTAL,
+  TO_WS_UNACKED,
+} from "./metrics.ts";
 import { Queue } from "./queue.ts";
 
 /** The part of the broker session the pump uses. */
@@ -36,6 +42,8 @@ export interface ToWsOptions {
   consumerTag: string;
   ackDelayMs: number;
   maxBufferedBytes: number;
+  /** Larger messages are rejected without requeue (to the queue's dead-letter exchange, if any). */
+  maxMessageBytes: number;
 }
 
 interface Entry {
@@ -138,6 +146,17 @@ export class ToWsPump {
       // In flight while we were cancelling: straight back to the queue.
       this.#mq.nack(delivery);
       this.#metrics.count(TO_WS_REQUEUED_TOTAL);
+      return;
+    }
+    if (!this.#stub && delivery.body.length > this.#opts.maxMessageBytes) {
+      // Sending it would only make the API drop the connection, again after every redelivery.
+      this.#mq.nack(delivery, false, false);
+      this.#metrics.count(TO_WS_REJECTED_TOTAL);
+      this.#log.error(
+        "Rejected a message larger than ws_max_message_bytes (dead-lettered if the queue has a " +
+          "dead-letter exchange, otherwise dropped)",
+        { queue: this.#opts.queue, bytes: delivery.body.length, limit: this.#opts.maxMessageBytes },
+      );
       return;
     }
     const handle = { tag: delivery.tag, generation: delivery.generation };

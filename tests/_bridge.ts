@@ -67,6 +67,8 @@ export interface InProcessBridge extends AsyncDisposable {
   name: string;
   /** Settles when runBridge returns or throws. */
   done: Promise<void>;
+  /** False once runBridge has returned or thrown. */
+  readonly running: boolean;
   stop(): Promise<void>;
 }
 
@@ -105,13 +107,24 @@ export async function startBridge(
     log,
     metrics,
   }, controller.signal);
-  done.catch(() => {});
+  let running = true;
+  done.catch(() => {}).finally(() => running = false);
   await Promise.race([sink.waitFor(/Bridging/), done]);
   const stop = async () => {
     controller.abort();
     await done.catch(() => {});
   };
-  return { sink, metrics, name, done, stop, [Symbol.asyncDispose]: stop };
+  return {
+    sink,
+    metrics,
+    name,
+    done,
+    get running() {
+      return running;
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
 }
 
 /** An INI file in a fresh temporary directory (mode 0600); removed at dispose. */

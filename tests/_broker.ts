@@ -166,3 +166,12 @@ export async function brokerUser(): Promise<
     [Symbol.asyncDispose]: async () => void await rabbitmqctl(["delete_user", name]),
   };
 }
+
+/** A RabbitMQ policy dead-lettering rejected messages of `queue` into `deadLetters`; removed at dispose. */
+export async function deadLetterPolicy(queue: string, deadLetters: string): Promise<AsyncDisposable> {
+  const name = `test-dlx-${crypto.randomUUID().slice(0, 8)}`;
+  const definition = JSON.stringify({ "dead-letter-exchange": "", "dead-letter-routing-key": deadLetters });
+  const pattern = `^${queue.replaceAll(".", "\\.")}$`;
+  await rabbitmqctl(["set_policy", "--apply-to", "queues", name, pattern, definition]);
+  return { [Symbol.asyncDispose]: async () => void await rabbitmqctl(["clear_policy", name]) };
+}

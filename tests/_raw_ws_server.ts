@@ -78,6 +78,11 @@ export class RawConnection {
     await this.#write(new Uint8Array([0x80 | opcode, payload.length, ...payload]));
   }
 
+  /** Writes bytes as they are: a malformed frame, garbage, half a header. */
+  async sendRaw(bytes: Uint8Array): Promise<void> {
+    await this.#write(bytes);
+  }
+
   /** Closes the TCP connection without a closing handshake. */
   close(): void {
     if (this.#closed) return;

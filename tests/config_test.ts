@@ -52,6 +52,7 @@ Deno.test("parseConfig() fills in every default of the original and of our own k
       connectTimeoutSecs: 10,
       ackDelayMs: 100,
       maxBufferedBytes: 1_048_576,
+      maxMessageBytes: 67_108_864,
       noDelay: true,
       caFile: null,
     },
@@ -83,6 +84,7 @@ Deno.test("parseConfig() defaults match the documented defaults in config_keys.t
     "ws_api.ws_connect_timeout_secs": config.ws?.connectTimeoutSecs,
     "ws_api.ws_ack_delay_ms": config.ws?.ackDelayMs,
     "ws_api.ws_max_buffered_bytes": config.ws?.maxBufferedBytes,
+    "ws_api.ws_max_message_bytes": config.ws?.maxMessageBytes,
     "ws_api.ws_no_delay": config.ws?.noDelay,
     "aws_mq.mq_port": 5671, // visible in the URL, checked above
     "aws_mq.mq_ttl_from_ws": config.mq.ttlFromWsMs,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { delay } from "../lib/async.ts";
 import { FromWsPublisher } from "../lib/from_ws.ts";
-import { MetricsRegistry, TO_WS_REQUEUED_TOTAL, TO_WS_TOTAL } from "../lib/metrics.ts";
+import { MetricsRegistry, TO_WS_REJECTED_TOTAL, TO_WS_REQUEUED_TOTAL, TO_WS_TOTAL } from "../lib/metrics.ts";
 import { asFrame, ToWsPump } from "../lib/to_ws.ts";
 import { createLogger, MemorySink } from "../handlers/logging.ts";
 import { FakeConnection, FakeSource, FakeTarget } from "./_fakes.ts";
@@ -26,6 +26,7 @@ function setup(options: { ackDelayMs?: number; maxBufferedBytes?: number } = {})
     consumerTag: "tag",
     ackDelayMs: options.ackDelayMs ?? ACK_DELAY_MS,
     maxBufferedBytes: options.maxBufferedBytes ?? 1000,
+    maxMessageBytes: 10_000,
   }, { log, metrics });
   return { source, target, metrics, publisher, pump, conn: new FakeConnection() };
 }
@@ -152,4 +153,16 @@ Deno.test("ToWsPump in stub mode acknowledges once the broker confirms the repub
   ]);
   await pump.stop(0);
   publisher.dispose();
+});
+
+Deno.test("ToWsPump rejects a message larger than ws_max_message_bytes without requeue, and says so", async () => {
+  const { source, conn, pump, metrics } = setup();
+  pump.attach(conn);
+  source.deliver("x".repeat(10_001));
+  source.deliver("fits");
+  assert.deepEqual(source.acks.items[0], { kind: "nack", tag: 1, allUpTo: false, requeue: false });
+  assert.deepEqual(conn.frames.items, ["fits"]);
+  assert.equal(metrics.counter(TO_WS_REJECTED_TOTAL), 1);
+  await source.acks.reach(2, "the ack of the message that fits");
+  await pump.stop(0);
 });

@@ -28,6 +28,7 @@ function settings(apiHost: string, overrides: Partial<WsSettings> = {}): WsSetti
     connectTimeoutSecs: 5,
     ackDelayMs: 0,
     maxBufferedBytes: 1_048_576,
+    maxMessageBytes: 67_108_864,
     noDelay: true,
     caFile: null,
     ...overrides,

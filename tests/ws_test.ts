@@ -33,6 +33,7 @@ function wsSettings(apiHost: string, overrides: Partial<WsSettings> = {}): WsSet
     connectTimeoutSecs: 2,
     ackDelayMs: 0,
     maxBufferedBytes: 1_048_576,
+    maxMessageBytes: 67_108_864,
     noDelay: true,
     caFile: null,
     ...overrides,
