@@ -99,6 +99,7 @@ export class MqSession {
   #closePromise: Promise<void> | null = null;
   #stop = new AbortController();
   #reconnecting: Promise<void> | null = null;
+  #started: Promise<void> | null = null;
   #consumer: Consumer | null = null;
   #consumingOn = -1; // generation the consumer is active on
   #activeTag: string | null = null;
@@ -147,7 +148,9 @@ export class MqSession {
 
   /** Connects (retrying per the policy); resolves once up. */
   async start(): Promise<void> {
-    await this.#connectLoop();
+    // Once connected, the session reconnects by itself: a second start() only waits.
+    this.#started ??= this.#connectLoop();
+    await this.#started;
     if (!this.up) await this.closed; // rejects with the reason; resolves if closed meanwhile
   }
 
@@ -286,7 +289,7 @@ export class MqSession {
         await this.#open();
         if (this.#closing) return; // close() is waiting for this attempt, and closes what it opened
         this.#log.info("Connected to broker", { url: displayUrl, attempt });
-        for (const fn of this.#upListeners) fn();
+        this.#notify(this.#upListeners, undefined);
         return;
       } catch (err) {
         if (err instanceof MqSetupError || attempt >= max) {
@@ -362,8 +365,19 @@ export class MqSession {
     if (this.#closing) return;
     this.#metrics.count(MQ_CONNECTIONS_LOST_TOTAL);
     this.#log.warn("Lost the broker connection; reconnecting", { error: cause ? explain(cause) : "closed" });
-    for (const fn of this.#downListeners) fn(cause);
+    this.#notify(this.#downListeners, cause);
     this.#connectLoop();
+  }
+
+  /** Calls each listener; one that throws is logged, never mistaken for a failed connection. */
+  #notify<T>(listeners: Set<(arg: T) => void>, arg: T): void {
+    for (const fn of listeners) {
+      try {
+        fn(arg);
+      } catch (err) {
+        this.#log.error("A broker connection listener failed", { error: errorText(err) });
+      }
+    }
   }
 
   #detach(): void {

@@ -563,3 +563,24 @@ Deno.test("withHeartbeat() adds heartbeat= unless the URL sets it", () => {
   );
   assert.equal(withHeartbeat("amqps://u:p%40ss@h:5671/%2F", 10), "amqps://u:p%40ss@h:5671/%2F?heartbeat=10");
 });
+
+Deno.test("MqSession.start() twice keeps one connection [integration]", async () => {
+  await using mq = session();
+  await mq.start();
+  await mq.start();
+  assert.equal(mq.metrics.counter(MQ_CONNECTION_ATTEMPTS_TOTAL), 1);
+  const named = (await rabbitmqctl(["list_connections", "client_properties"])).split("\n")
+    .filter((line) => line.includes(mq.name));
+  assert.equal(named.length, 1);
+});
+
+Deno.test("MqSession logs a failing onUp listener and keeps the connection it made [integration]", async () => {
+  await using mq = session();
+  mq.onUp(() => {
+    throw new Error("listener bug");
+  });
+  await mq.start();
+  assert.ok(mq.up);
+  assert.equal(mq.metrics.counter(MQ_CONNECTION_ATTEMPTS_TOTAL), 1);
+  await mq.sink.waitFor(/ERROR .*A broker connection listener failed error="listener bug"/);
+});
