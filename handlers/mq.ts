@@ -11,12 +11,26 @@
  * that is gone does nothing (the broker has already requeued it).
  */
 import amqp from "amqplib";
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from "amqplib";
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import { Buffer } from "node:buffer";
 import { delay, within } from "../lib/async.ts";
 import type { Secret } from "../lib/secret.ts";
 import { type Metrics, MQ_CONNECTION_ATTEMPTS_TOTAL, MQ_CONNECTIONS_LOST_TOTAL } from "../lib/metrics.ts";
 import { errorText, type Logger } from "./logging.ts";
+import {
+  declareQueues,
+  destroySocket,
+  explain,
+  ignoreClosed,
+  MqGaveUpError,
+  MqReturnedError,
+  MqSetupError,
+  MqUnavailableError,
+  tagOnly,
+  withHeartbeat,
+} from "./mq_protocol.ts";
+
+export { MqGaveUpError, MqReturnedError, MqSetupError, MqUnavailableError, withHeartbeat };
 
 /** How to reach the broker and what to set up on each connection. */
 export interface MqSessionOptions {
@@ -55,30 +69,10 @@ export interface MqDelivery extends MqAckHandle {
   readonly redelivered: boolean;
 }
 
-/** The broker cannot take the request now (down, or the connection was lost). */
-export class MqUnavailableError extends Error {
-  override name = "MqUnavailableError";
-}
-
-/** The broker confirmed a message but routed it nowhere (its queue is gone). */
-export class MqReturnedError extends Error {
-  override name = "MqReturnedError";
-}
-
-/** Setup the broker refuses for good (queue exists with other arguments, no permission). */
-export class MqSetupError extends Error {
-  override name = "MqSetupError";
-}
-
-/** Every connection attempt allowed by the policy failed. */
-export class MqGaveUpError extends Error {
-  override name = "MqGaveUpError";
-}
-
-const MAX_RECONNECT_DELAY_SECS = 30;
-const CONNECT_TIMEOUT_MS = 10_000;
 /** How long close() waits for the broker to answer before it drops the connection. */
 const CLOSE_TIMEOUT_MS = 2_000;
+const MAX_RECONNECT_DELAY_SECS = 30;
+const CONNECT_TIMEOUT_MS = 10_000;
 
 interface Consumer {
   queue: string;
@@ -425,78 +419,5 @@ export class MqSession {
   #cancelledByBroker(queue: string): void {
     this.#log.error(`The broker cancelled the consumer of queue "${queue}" (deleted?); reconnecting`);
     this.#conn?.close().catch(() => {});
-  }
-}
-
-/** Declares each queue durable; a queue that exists with other settings is fatal. */
-async function declareQueues(channel: Channel, queues: readonly string[]): Promise<void> {
-  for (const queue of queues) {
-    try {
-      await channel.assertQueue(queue, { durable: true });
-    } catch (err) {
-      const code = (err as { code?: number }).code;
-      if (code === 406) {
-        throw new MqSetupError(
-          `Cannot declare queue "${queue}" durable: it exists with different settings (${
-            serverText(err)
-          }); ` +
-            `delete the queue or configure another name`,
-          { cause: err },
-        );
-      }
-      if (code === 403) {
-        throw new MqSetupError(`Cannot declare queue "${queue}": access refused (${serverText(err)})`, {
-          cause: err,
-        });
-      }
-      throw err;
-    }
-  }
-}
-
-/** Adds `heartbeat=N` to the URL unless it sets one itself. */
-export function withHeartbeat(url: string, heartbeatSecs: number): string {
-  const parsed = new URL(url);
-  if (!parsed.searchParams.has("heartbeat")) parsed.searchParams.set("heartbeat", String(heartbeatSecs));
-  return parsed.href;
-}
-
-function serverText(err: unknown): string {
-  const text = errorText(err);
-  return /with message "([^"]+)"/.exec(text)?.[1] ?? text;
-}
-
-/** An error's text plus a hint for the causes operators meet most. */
-function explain(err: unknown): string {
-  const text = errorText(err);
-  if (/ACCESS.REFUSED/.test(text) && /login/i.test(text)) {
-    return `${text} (check mq_user_id and mq_password)`;
-  }
-  return text;
-}
-
-/**
- * amqplib's ack/nack read only `message.fields.deliveryTag`; passing just the
- * tag lets callers release a message body as soon as it has been sent.
- */
-function tagOnly(handle: MqAckHandle): Message {
-  return { fields: { deliveryTag: handle.tag } } as Message;
-}
-
-/**
- * Ends the socket under an amqplib connection with an error, which amqplib handles like a
- * dropped connection (timers cleared, "close" emitted). The socket is not in amqplib's
- * types; amqplib is pinned in deno.json.
- */
-function destroySocket(conn: ChannelModel): void {
-  const socket = (conn.connection as unknown as { stream?: { destroy(err?: Error): void } }).stream;
-  socket?.destroy(new Error("no answer to connection.close"));
-}
-
-function ignoreClosed(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    // The channel closed under us; the broker requeues whatever was unacknowledged.
   }
 }
