@@ -87,7 +87,11 @@ Deno.test("runBridge() reconnects when the WebSocket server closes mid-stream an
   const toWs = await broker.queue("to_ws");
   const fromWs = await broker.queue("from_ws");
   await using server = startWsServer();
-  await using bridge = await startBridge(bridgeValues({ toWs, fromWs, wsUrl: server.url }));
+  // The contract: nothing is lost while the peer reads within ws_ack_delay_ms. This peer runs in the
+  // test's own process and lags when the machine is loaded, so the test grants it a second.
+  await using bridge = await startBridge(
+    bridgeValues({ toWs, fromWs, wsUrl: server.url }, { "ws_api.ws_ack_delay_ms": "1000" }),
+  );
   const sent = bodies(3000);
   await broker.publish(toWs, sent);
   await server.receivedCount(300);
@@ -110,7 +114,9 @@ Deno.test("runBridge() hands in-flight frames back when the WebSocket connection
   await using server = startWsServer();
   await using proxy = startProxy(Number(new URL(server.url).port));
   await using _bridge = await startBridge(
-    bridgeValues({ toWs, fromWs, wsUrl: `ws://127.0.0.1:${proxy.port}` }),
+    bridgeValues({ toWs, fromWs, wsUrl: `ws://127.0.0.1:${proxy.port}` }, {
+      "ws_api.ws_ack_delay_ms": "1000",
+    }),
   );
   const sent = bodies(3000);
   await broker.publish(toWs, sent);
