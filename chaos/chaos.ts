@@ -10,7 +10,14 @@
 import { parseArgs } from "node:util";
 import { runScenario, type Scenario, type ScenarioResult, type ScenarioSize } from "./harness.ts";
 import { headerLine, resultLines, verdictLine, writeResults } from "./report.ts";
-import { bridgeRestart, brokerClose, slowConsumer, twoBridges, wsKill } from "./scenarios.ts";
+import {
+  bridgeRestart,
+  brokerClose,
+  slowConsumer,
+  stalledPeerDies,
+  twoBridges,
+  wsKill,
+} from "./scenarios.ts";
 
 /** The full run: 12,000 messages at 500/s (24 s of load) per scenario, 4 faults each. */
 export const FULL: ScenarioSize = { count: 12_000, ratePerSec: 500, faults: 4, endWaitMs: 60_000 };
@@ -31,6 +38,7 @@ export function suite(): Scenario[] {
     twoBridges("websocket", "SIGTERM"),
     twoBridges("websocket", "SIGKILL"),
     twoBridges("stub", "SIGKILL"),
+    stalledPeerDies(),
   ];
 }
 

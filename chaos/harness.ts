@@ -57,6 +57,8 @@ export interface ScenarioResult {
   title: string;
   mode: "websocket" | "stub";
   faults: { label: string; atMs: number; recoverMs: number | null }[];
+  /** Messages the load was to send. */
+  requested: number;
   sent: number;
   received: number;
   lost: number;
@@ -204,11 +206,17 @@ export async function runScenario(scenario: Scenario, suiteSize: ScenarioSize): 
 
 /** Waits for the stragglers, stops the bridges, collects what is left, counts. */
 async function conclude(run: Run, started: number, error: string | null): Promise<ScenarioResult> {
-  const { load, broker, scenario } = run;
+  const { broker, scenario } = run;
+  const load = run.load as Load | undefined; // unset when the scenario failed before the load started
   if (load) {
-    if (error) await load.finish(); // stop sending; count what was sent
-    const complete = await load.allBack(run.size.endWaitMs);
-    if (!complete) error ??= `not every message came back within ${run.size.endWaitMs} ms of the last send`;
+    if (error) load.stopSending(); // count what was sent
+    const ms = run.size.endWaitMs;
+    if (!scenario.expectsLoss && !await load.allBack(ms)) {
+      error ??= `not every message came back within ${ms} ms of the last send`;
+    }
+    if (scenario.expectsLoss && !await load.lastBack(ms)) {
+      error ??= `the last message sent did not come back within ${ms} ms`;
+    }
   }
   for (const bridge of [...run.bridges]) await run.stopBridge(bridge, "SIGTERM");
   await load?.finish();
@@ -225,6 +233,7 @@ async function conclude(run: Run, started: number, error: string | null): Promis
     title: scenario.title,
     mode: scenario.mode,
     faults,
+    requested: run.size.count,
     sent: tally?.sent ?? 0,
     received: tally?.distinct ?? 0,
     lost,
@@ -233,7 +242,12 @@ async function conclude(run: Run, started: number, error: string | null): Promis
     leftInToWs: await broker.ready(run.toWs),
     missing: tally?.missing() ?? [],
     checks: run.checks,
-    notes: { ...run.notes, foreign: tally?.foreign ?? 0, republishedByLoad: load?.republished ?? 0 },
+    notes: {
+      ...run.notes,
+      bridgeWarnings: run.everyBridge.reduce((n, b) => n + b.lines.filter((l) => / WARN /.test(l)).length, 0),
+      foreign: tally?.foreign ?? 0,
+      republishedByLoad: load?.republished ?? 0,
+    },
     bridgeErrors: run.everyBridge.flatMap((b) => b.lines.filter((l) => / (ERROR) /.test(l))).slice(0, 10),
     error,
     expectsLoss: scenario.expectsLoss ?? false,

@@ -135,11 +135,24 @@ export class Load implements AsyncDisposable {
       .then(() => true, () => false);
   }
 
+  /** Resolves true once the last message sent came back (what was lost stays lost), false after `ms`. */
+  async lastBack(ms: number): Promise<boolean> {
+    await this.sending;
+    const last = this.tally.sent;
+    return await this.until(() => last === 0 || this.tally.copies[last]! > 0, ms, "the last message back")
+      .then(() => true, () => false);
+  }
+
+  /** Stops sending; what was sent is still received. */
+  stopSending(): void {
+    this.#stop.abort();
+    this.#kick();
+  }
+
   /** Stops sending and consuming and closes the connection. Safe to call twice. */
   finish(): Promise<void> {
     return this.#finished ??= (async () => {
-      this.#stop.abort();
-      this.#wake?.();
+      this.stopSending();
       await this.sending;
       if (this.#mq.up) await this.#mq.stopConsumer().catch(() => {});
       await this.#mq.close();

@@ -108,6 +108,37 @@ export function slowConsumer(): Scenario {
   };
 }
 
+/**
+ * The documented WebSocket caveat, measured: the API stops reading until the
+ * bridge's window is full (a backlog forms at the broker), then the API dies
+ * and the connection is cut. Frames that left the bridge over
+ * `ws_ack_delay_ms` before were acknowledged though still unread, in socket
+ * buffers: they are lost. Loss here is expected and reported, not a failure.
+ */
+export function stalledPeerDies(): Scenario {
+  return {
+    id: "stalled_peer_dies",
+    title: "WebSocket server stops reading, then dies (caveat)",
+    mode: "websocket",
+    proxy: true,
+    bodyBytes: 16_384,
+    expectsLoss: true,
+    resize: (size) => ({ ...size, count: Math.max(size.count, 4000), faults: 1 }),
+    async act(run) {
+      await run.load.sent(Math.floor(run.size.count * 0.1));
+      run.proxy!.pause();
+      const pausedAt = run.load.now();
+      await untilBacklog(run, 1, 30_000); // the bridge stopped taking messages: its window is full
+      const t = run.fault("reading stalled, then the server SIGKILLed and the connection cut");
+      run.proxy!.cutAll();
+      run.proxy!.resume();
+      await run.crashEcho();
+      await run.load.backSentAfter(t);
+      run.notes.stalledMs = Math.round(t - pausedAt);
+    },
+  };
+}
+
 /** The bridge gets `signal` mid-load and is started again, `faults` times. */
 export function bridgeRestart(mode: Mode, signal: StopSignal): Scenario {
   return {
