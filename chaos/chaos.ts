@@ -6,6 +6,7 @@
  * check), 0 otherwise.
  *
  *   deno task chaos [--quick] [--only ID,ID] [--out DIR] [--no-write]
+ *                   [--count N] [--rate MSG_PER_SEC] [--faults N]   (override the size)
  */
 import { parseArgs } from "node:util";
 import { runScenario, type Scenario, type ScenarioResult, type ScenarioSize } from "./harness.ts";
@@ -51,9 +52,21 @@ export async function main(args: string[]): Promise<number> {
       only: { type: "string" },
       out: { type: "string", default: "bench" },
       "no-write": { type: "boolean", default: false },
+      count: { type: "string" },
+      rate: { type: "string" },
+      faults: { type: "string" },
     },
   });
-  const size = values.quick ? QUICK : FULL;
+  const size = { ...(values.quick ? QUICK : FULL) };
+  for (const key of ["count", "rate", "faults"] as const) {
+    const value = values[key];
+    if (value === undefined) continue;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) {
+      return printErr(`chaos: --${key} must be a positive integer: "${value}"`), 2;
+    }
+    size[key === "rate" ? "ratePerSec" : key] = n;
+  }
   const only = values.only?.split(",");
   const scenarios = suite().filter((s) => !only || only.includes(s.id));
   if (scenarios.length === 0) {

@@ -99,13 +99,13 @@ export class Load implements AsyncDisposable {
   until(test: () => boolean, ms: number, what: string): Promise<void> {
     if (test()) return Promise.resolve();
     const { promise, resolve, reject } = Promise.withResolvers<void>();
-    const waiter = { test, resolve };
     const timer = setTimeout(() => {
       this.#waiters = this.#waiters.filter((w) => w !== waiter);
       const t = this.tally;
       reject(new Error(`Cannot see ${what} within ${ms} ms (sent ${t.sent}, back ${t.distinct})`));
     }, ms);
-    this.#waiters.push({ test, resolve: () => (clearTimeout(timer), resolve()) });
+    const waiter = { test, resolve: () => (clearTimeout(timer), resolve()) };
+    this.#waiters.push(waiter);
     return promise;
   }
 
