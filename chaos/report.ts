@@ -56,6 +56,11 @@ export function markdown(results: ScenarioResult[], meta: Record<string, unknown
     ...results.map((r) => row([r.title, ...cellsOf(r).slice(1)])),
     "",
     `${verdictLine(results)}.`,
+    "",
+    "_sent_: messages the load published to to_ws; _received_: distinct messages back on from_ws; _lost_:",
+    "sent, never back; _duplicates_: extra copies (at-least-once); _recover ms_: the longest, over the faults,",
+    "from a fault to the first message sent after it coming back (for a pause: from the resume to the next",
+    "message back), restarts and reconnects included; _caveat_: the documented WebSocket loss case, measured.",
   ];
   const notes = results.flatMap((r) => details(r).map((d) => `- ${r.id}: ${d}`));
   if (notes.length > 0) lines.push("", "Notes:", "", ...notes);
