@@ -16,7 +16,7 @@ const COLUMNS = [
   "recover ms",
   "verdict",
 ];
-const WIDTHS = [22, 9, 6, 7, 8, 5, 10, 10, 7];
+const WIDTHS = [24, 9, 6, 7, 8, 5, 10, 10, 7];
 
 /** The header line of the text table. */
 export function headerLine(): string {

@@ -4,7 +4,8 @@
  * through the echo endpoint with --ws. The bridge's resident memory (VmRSS)
  * is read at every tenth of the run; after warm-up (the first 100,000
  * messages) it must not grow with the message count: the end must be within
- * 20% of the reading at 100,000. Count in must equal count out.
+ * 20% of the reading at 100,000. Count in must equal count out. Writes
+ * bench/soak.{json,md} (bench/soak_ws.{json,md} with --ws).
  *
  *   deno task soak [-n COUNT] [--ws] [--body BYTES] [--out DIR] [--no-write]
  */
@@ -142,8 +143,9 @@ export async function main(args: string[]): Promise<number> {
 
 async function writeSoak(dir: string, s: Record<string, unknown> & { rssKiB: Record<string, number> }) {
   await Deno.mkdir(dir, { recursive: true });
-  const json = `${dir}/soak.json`;
-  const md = `${dir}/soak.md`;
+  const name = s.mode === "stub" ? "soak" : "soak_ws";
+  const json = `${dir}/${name}.json`;
+  const md = `${dir}/${name}.md`;
   await Deno.writeTextFile(json, JSON.stringify(s, null, 2) + "\n");
   const rows = [
     "| messages | mode | duration | sent | received | lost | duplicates | RSS at 100k | RSS middle | RSS end | end/100k |",
