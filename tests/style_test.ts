@@ -31,6 +31,8 @@ Deno.test("deno check type-checks every program and script [style]", async () =>
     "tools/echo_server.ts",
     "scripts/compile.ts",
     "scripts/release.ts",
+    "chaos/chaos.ts",
+    "chaos/soak.ts",
   ];
   const { ok, output } = await deno(["check", ...programs]);
   assert.ok(ok, output);

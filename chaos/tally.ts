@@ -1,0 +1,100 @@
+/**
+ * Per-message bookkeeping of a chaos or soak run, in typed arrays: when each
+ * message was sent, when its first copy came back, how many copies came
+ * back. Bodies are `<prefix><index> ` padded with dots, so a receipt is
+ * matched by parsing its number, with no per-message strings kept.
+ */
+
+/** Sent and received times (monotonic ms) and copy counts of messages 1..count. */
+export class Tally {
+  readonly count: number;
+  readonly prefix: string;
+  readonly sentAt: Float64Array;
+  readonly backAt: Float64Array;
+  readonly copies: Uint32Array;
+  sent = 0;
+  /** Send time of the latest message sent. */
+  lastSentAt = -Infinity;
+  distinct = 0;
+  duplicates = 0;
+  /** Bodies that are not ours (another run's, or not a chaos body at all). */
+  foreign = 0;
+  /** Latest send time among the messages seen back so far (any copy). */
+  lastBackSentAt = -Infinity;
+
+  constructor(count: number, prefix: string) {
+    this.count = count;
+    this.prefix = prefix;
+    this.sentAt = new Float64Array(count + 1).fill(NaN);
+    this.backAt = new Float64Array(count + 1).fill(NaN);
+    this.copies = new Uint32Array(count + 1);
+  }
+
+  /** The body of message `index`, `bytes` long (never shorter than its number). */
+  body(index: number, bytes: number): string {
+    const head = `${this.prefix}${index} `;
+    return head.length >= bytes ? head : head + ".".repeat(bytes - head.length);
+  }
+
+  /** Notes that message `index` was sent at `at`. */
+  recordSent(index: number, at: number): void {
+    this.sentAt[index] = at;
+    this.lastSentAt = at;
+    this.sent++;
+  }
+
+  /** Matches a received body (its first 64 characters are enough) at `at`. */
+  receive(head: string, at: number): void {
+    const index = head.startsWith(this.prefix) ? parseInt(head.slice(this.prefix.length), 10) : NaN;
+    if (!(index >= 1 && index <= this.count) || Number.isNaN(this.sentAt[index]!)) {
+      this.foreign++;
+      return;
+    }
+    if (this.copies[index]!++ === 0) {
+      this.backAt[index] = at;
+      this.distinct++;
+    } else {
+      this.duplicates++;
+    }
+    this.lastBackSentAt = Math.max(this.lastBackSentAt, this.sentAt[index]!);
+  }
+
+  /** Messages sent and never seen back. */
+  get lost(): number {
+    return this.sent - this.distinct;
+  }
+
+  /** Milliseconds from `t` to the first receipt of a message sent at or after `t` (NaN: none). */
+  recoveryAfter(t: number): number {
+    let first = Infinity;
+    for (let i = 1; i <= this.count; i++) {
+      if (this.sentAt[i]! >= t && this.backAt[i]! < first) first = this.backAt[i]!;
+    }
+    return first === Infinity ? NaN : first - t;
+  }
+
+  /** Milliseconds from `t` to the first receipt of any message at or after `t` (NaN: none). */
+  firstBackAfter(t: number): number {
+    let first = Infinity;
+    for (let i = 1; i <= this.count; i++) {
+      if (this.backAt[i]! >= t && this.backAt[i]! < first) first = this.backAt[i]!;
+    }
+    return first === Infinity ? NaN : first - t;
+  }
+
+  /** Numbers of the messages sent and never seen back (at most `max` of them). */
+  missing(max = 20): number[] {
+    const out: number[] = [];
+    for (let i = 1; i <= this.count && out.length < max; i++) {
+      if (!Number.isNaN(this.sentAt[i]!) && this.copies[i] === 0) out.push(i);
+    }
+    return out;
+  }
+
+  /** Numbers of the messages that came back more than once (at most `max`). */
+  duplicated(max = 20): number[] {
+    const out: number[] = [];
+    for (let i = 1; i <= this.count && out.length < max; i++) if (this.copies[i]! > 1) out.push(i);
+    return out;
+  }
+}
