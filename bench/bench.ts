@@ -4,14 +4,18 @@
  * - the baseline: a minimal AMQP forwarder (bench/forwarder.ts), what the
  *   broker allows here;
  * - the bridge in stub mode (`mq2wsbridge -X`);
- * - the bridge through a WebSocket echo server (tools/echo_server.ts);
+ * - the bridge through a WebSocket echo server (tools/echo_server.ts), with
+ *   the default no-delay relay and with `ws_no_delay = false`;
  *
  * each for 100 B and 16 KiB messages, as throughput (bridgetester at full
  * speed, `-d 0`; median of interleaved repeats) and latency (bridgetester at
  * a fixed moderate rate). All are separate processes, as in production. It
  * prints a table and writes bench/results.json and bench/results.md.
  *
- * Options: --quick (fewer messages, one repeat), --sizes 100,16384.
+ * Options: --quick (fewer messages, one repeat), --sizes 100,16384, and for
+ * tuning --prefetch N (every path, default 1000) and --set SECTION.KEY=VALUE
+ * (repeatable; added to the bridges' INI files). A tuning run writes
+ * bench/results[-quick]-tuning.* instead, so the reference stays put.
  */
 import { parseArgs } from "node:util";
 import { denoScript, type Program } from "../tools/program.ts";
@@ -19,17 +23,29 @@ import { permissionsOf } from "../scripts/programs.ts";
 import { type BenchRow, markdownTable, median, type Run } from "./report.ts";
 
 const AMQP_URL = Deno.env.get("AMQP_URL") ?? "amqp://guest:guest@127.0.0.1:5672";
-const PREFETCH = 1000;
 const TTL_MS = 300_000;
 const LATENCY_RATE = 500; // messages per second: moderate, below what every path sustains
 const BRIDGE = permissionsOf("mq2wsbridge");
 const TESTER = permissionsOf("bridgetester");
-type Path = "baseline" | "stub" | "echo";
-const PATHS: Path[] = ["baseline", "stub", "echo"];
+type Path = "baseline" | "stub" | "echo" | "echoDirect";
+const PATHS: Path[] = ["baseline", "stub", "echo", "echoDirect"];
 
-const { values } = parseArgs({ options: { quick: { type: "boolean" }, sizes: { type: "string" } } });
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean" },
+    sizes: { type: "string" },
+    prefetch: { type: "string" },
+    set: { type: "string", multiple: true },
+  },
+});
 const quick = values.quick ?? false;
 const sizes = (values.sizes ?? "100,16384").split(",").map(Number);
+/** Prefetch of every path, the baseline's included. */
+const PREFETCH = Number(values.prefetch ?? 1000);
+/** Tuning: `--set section.key=value` lines added to the bridges' INI files. */
+const overrides = (values.set ?? []).map(parseOverride);
+/** A tuning run (other settings than the defaults) writes its own results files. */
+const suffix = (quick ? "-quick" : "") + (values.prefetch || overrides.length ? "-tuning" : "");
 const repeats = quick ? 1 : 3;
 /** Messages per throughput run: enough for several seconds at full speed. */
 const floodCount = (size: number) => (quick ? 5_000 : size <= 1024 ? 50_000 : 12_000);
@@ -43,7 +59,7 @@ try {
   const inis = await startPaths();
   const rows: BenchRow[] = [];
   for (const size of sizes) {
-    const floods: Record<Path, Run[]> = { baseline: [], stub: [], echo: [] };
+    const floods: Record<Path, Run[]> = { baseline: [], stub: [], echo: [], echoDirect: [] };
     for (let r = 0; r < repeats; r++) {
       for (const path of PATHS) floods[path].push(await tester(inis[path], size, floodCount(size), 0));
     }
@@ -58,22 +74,24 @@ try {
       });
     }
   }
-  const table = markdownTable(rows, { repeats, latencyRate: LATENCY_RATE, prefetch: PREFETCH });
+  const settings = overrides.map((o) => ` Bridge settings: ${o.section}.${o.key} = ${o.value}.`).join("");
+  const table = markdownTable(rows, { repeats, latencyRate: LATENCY_RATE, prefetch: PREFETCH }) + settings;
   say(`\n${table}`);
   const results = {
     date: new Date().toISOString(),
     quick,
     repeats,
     prefetch: PREFETCH,
+    overrides,
     latencyRate: LATENCY_RATE,
     rows,
   };
   const out = new URL("./", import.meta.url).pathname;
   await Deno.writeTextFile(
-    `${out}results${quick ? "-quick" : ""}.json`,
+    `${out}results${suffix}.json`,
     JSON.stringify(results, null, 2) + "\n",
   );
-  await Deno.writeTextFile(`${out}results${quick ? "-quick" : ""}.md`, table + "\n");
+  await Deno.writeTextFile(`${out}results${suffix}.md`, table + "\n");
   const lost = rows.flatMap((r) => [r.latency, ...r.floods]).reduce((n, run) => n + run.lost, 0);
   say(`\nlost across all runs: ${lost}`);
   if (lost > 0) Deno.exitCode = 1;
@@ -96,7 +114,8 @@ async function startPaths(): Promise<Record<Path, string>> {
     const fromWs = `bench.${id}.${path}.from_ws`;
     queues.push(toWs, fromWs);
     const ini = `${dir}/${path}.ini`;
-    await Deno.writeTextFile(ini, iniText(toWs, fromWs, `ws://127.0.0.1:${port}`), { mode: 0o600 });
+    const noDelay = path !== "echoDirect"; // the same bridge, connecting directly (Nagle on)
+    await Deno.writeTextFile(ini, iniText(toWs, fromWs, `ws://127.0.0.1:${port}`, noDelay), { mode: 0o600 });
     inis[path] = ini;
     if (path === "baseline") {
       const args = [AMQP_URL, toWs, fromWs, String(PREFETCH), String(TTL_MS)];
@@ -122,7 +141,7 @@ async function tester(ini: string, size: number, count: number, delaySecs: numbe
     lost: summary.lost,
     duplicates: summary.duplicates,
     throughput: summary.throughput.reconciledPerSec,
-    latencyMs: summary.latencyMs,
+    latencyMs: summary.latencyMs ?? { p50: null, p95: null, p99: null, max: null }, // null: none came back
   };
   const mode = delaySecs === 0 ? "flood  " : `${Math.round(1 / delaySecs)}/s`;
   say(
@@ -140,19 +159,30 @@ function start(program: Program): Program {
   return program;
 }
 
-function iniText(toWs: string, fromWs: string, wsUrl: string): string {
+function iniText(toWs: string, fromWs: string, wsUrl: string, noDelay: boolean): string {
+  const extra = (section: string) =>
+    overrides.filter((o) => o.section === section).map((o) => `${o.key} = ${o.value}\n`).join("");
   return `[ws_api]
 client_id = bench
 client_secret = 0123456789abcdef0123456789abcdef
 api_host = ${wsUrl}
 api_uri = /bench
-[aws_mq]
+ws_no_delay = ${noDelay}
+${extra("ws_api")}[aws_mq]
 mq_url = ${AMQP_URL}
 mq_qname_to_ws = ${toWs}
 mq_qname_from_ws = ${fromWs}
 mq_ttl_from_ws = ${TTL_MS}
 mq_prefetch = ${PREFETCH}
-`;
+${extra("aws_mq")}`;
+}
+
+/** `ws_api.ws_ack_delay_ms=0` -> its parts; anything else is a usage error. */
+function parseOverride(text: string): { section: string; key: string; value: string } {
+  const match = /^(ws_api|aws_mq)\.(\w+)=(.*)$/.exec(text);
+  if (!match) throw new Error(`--set ${text}: expected ws_api.KEY=VALUE or aws_mq.KEY=VALUE`);
+  const [, section, key, value] = match as unknown as [string, string, string, string];
+  return { section, key, value };
 }
 
 async function deleteQueues(): Promise<void> {

@@ -13,7 +13,7 @@ export interface Run {
 
 /** One path at one message size. */
 export interface BenchRow {
-  path: "baseline" | "stub" | "echo";
+  path: "baseline" | "stub" | "echo" | "echoDirect";
   size: number;
   /** Median of the flood runs' throughput. */
   throughput: number;
@@ -26,6 +26,7 @@ const LABELS = {
   baseline: "baseline forwarder",
   stub: "mq2wsbridge -X (stub)",
   echo: "mq2wsbridge + WebSocket echo",
+  echoDirect: "… same, ws_no_delay = false",
 };
 
 /** The median of some numbers (nulls count as 0). */

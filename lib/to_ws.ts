@@ -90,7 +90,9 @@ export class ToWsPump {
     this.#opts = opts;
     this.#log = deps.log;
     this.#metrics = deps.metrics;
-    this.#tickMs = Math.min(20, Math.max(2, opts.ackDelayMs / 5));
+    // Frames are seen to leave, and acknowledged, on a tick: a fine one keeps the
+    // hold close to ackDelayMs, and so the prefetch window free for new messages.
+    this.#tickMs = Math.min(5, Math.max(1, opts.ackDelayMs / 20));
     deps.metrics.gauge(TO_WS_UNACKED, () => this.#entries.length);
   }
 
@@ -203,11 +205,14 @@ export class ToWsPump {
 
   #arm(): void {
     if (this.#timer === undefined && this.#entries.length > 0) {
+      // The socket has no "drained" event: while frames wait for room in its
+      // send buffer, look again at the next turn of the timer loop.
+      const ms = this.#waiting.length > 0 ? 1 : this.#tickMs;
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
         this.#tick();
         this.#arm();
-      }, this.#tickMs);
+      }, ms);
     }
   }
 
