@@ -18,7 +18,10 @@ export interface BenchRow {
   /** Median of the flood runs' throughput. */
   throughput: number;
   /** The run at a fixed moderate rate. */
+  /** The paced run with the median p99. */
   latency: Run;
+  /** Every paced (fixed-rate) run. */
+  paced: Run[];
   floods: Run[];
 }
 
@@ -63,7 +66,8 @@ export function markdownTable(
   lines.push(
     "",
     `Throughput: bridgetester at full speed (\`-d 0\`), median of ${context.repeats} interleaved run(s). ` +
-      `Latency: bridgetester at ${context.latencyRate} msg/s. Prefetch ${context.prefetch} everywhere. ` +
+      `Latency: bridgetester at ${context.latencyRate} msg/s, the run with the median p99 of ${context.repeats}. ` +
+      `Prefetch ${context.prefetch} everywhere. ` +
       `Broker, path and load generator share the machine's cores.`,
   );
   return lines.join("\n");

@@ -6,6 +6,10 @@
  */
 import type { Run, Scenario } from "./harness.ts";
 import { bridgeConnection, closeConnection, lineTime, nthLine, rssKiB } from "./procs.ts";
+import { KEYS } from "../lib/config_keys.ts";
+
+/** The bridges here run with the default prefetch. */
+const PREFETCH = Number(KEYS.find((k) => k.key === "mq_prefetch")!.default);
 
 type Mode = Scenario["mode"];
 type StopSignal = "SIGTERM" | "SIGKILL";
@@ -93,14 +97,14 @@ export function slowConsumer(): Scenario {
       }
       run.notes.pauses = pauses;
       // What the bridge may hold: prefetch x message size, plus the socket send limit.
-      const boundKiB = (1000 * bodyBytes + 1_048_576) / 1024;
+      const boundKiB = (PREFETCH * bodyBytes + 1_048_576) / 1024;
       const growth = Math.max(...pauses.map((p) => p.full.rssKiB - p.rssBeforeKiB));
       const late = Math.max(...pauses.map((p) => p.full.rssKiB - p.half.rssKiB));
       const backlogKiB = Math.round(((backlog / 2) * bodyBytes) / 1024);
       run.checks.push({
         name: "memory bounded while the peer does not read",
         ok: growth <= 2 * boundKiB + 16_384 && late <= backlogKiB / 2,
-        detail: `RSS grew ${growth} KiB in the pause (may hold ${boundKiB} KiB: prefetch 1000 x ` +
+        detail: `RSS grew ${growth} KiB in the pause (may hold ${boundKiB} KiB: prefetch ${PREFETCH} x ` +
           `${bodyBytes} B + 1 MiB; limit 2x + 16 MiB) and ${late} KiB while the broker's backlog ` +
           `grew by ${backlog / 2} messages (${backlogKiB} KiB; limit half that)`,
       });

@@ -191,7 +191,7 @@ function readMq(r: Reader): MqSettings | null {
     caFile: r.text("aws_mq.mq_ca_file", false),
     ttlFromWsMs: r.integer("aws_mq.mq_ttl_from_ws", 300_000, { min: 0, max: 2 ** 32 - 1 }),
     consumerTag,
-    prefetch: r.integer("aws_mq.mq_prefetch", 1000, { min: 1, max: 65535 }),
+    prefetch: r.integer("aws_mq.mq_prefetch", 2000, { min: 1, max: 65535 }),
     bufferLimit: r.integer("aws_mq.mq_buffer_limit", 10_000, { min: 1 }),
     maxConnectAttempts: r.integer("aws_mq.mq_max_connect_attempts", 5, { min: 1 }),
     reconnectDelaySecs: r.number("aws_mq.mq_reconnect_delay_secs", 2, { min: 0 }),

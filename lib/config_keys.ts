@@ -43,7 +43,7 @@ export const KEYS: readonly KeyDef[] = [
   { section: "aws_mq", key: "mq_consumer_tag", default: "mqhandler" },
   { section: "aws_mq", key: "mq_url", secret: true, ours: true },
   { section: "aws_mq", key: "mq_ca_file", ours: true },
-  { section: "aws_mq", key: "mq_prefetch", default: "1000", ours: true },
+  { section: "aws_mq", key: "mq_prefetch", default: "2000", ours: true },
   { section: "aws_mq", key: "mq_buffer_limit", default: "10000", ours: true },
   { section: "aws_mq", key: "mq_max_connect_attempts", default: "5", ours: true },
   { section: "aws_mq", key: "mq_reconnect_delay_secs", default: "2", ours: true },

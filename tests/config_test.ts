@@ -65,7 +65,7 @@ Deno.test("parseConfig() fills in every default of the original and of our own k
     queueFromWs: "from_ws",
     ttlFromWsMs: 300_000,
     consumerTag: "mqhandler",
-    prefetch: 1000,
+    prefetch: 2000,
     bufferLimit: 10_000,
     maxConnectAttempts: 5,
     reconnectDelaySecs: 2,
