@@ -13,10 +13,11 @@
  * All are separate processes, as in production. It
  * prints a table and writes bench/results.json and bench/results.md.
  *
- * Options: --quick (fewer messages, one repeat), --sizes 100,16384, and for
- * tuning --prefetch N (every path, default 2000, as the bridge) and --set SECTION.KEY=VALUE
- * (repeatable; added to the bridges' INI files). A tuning run writes
- * bench/results[-quick]-tuning.* instead, so the reference stays put.
+ * Options: --quick (fewer messages, one repeat; writes bench/results-quick.*),
+ * --sizes 100,16384, and for tuning --prefetch N (every path; default 2000,
+ * the bridge's) and --set SECTION.KEY=VALUE (repeatable; added to the
+ * bridges' INI files). A tuning run writes bench/results[-quick]-tuning.*,
+ * so the reference stays put.
  */
 import { parseArgs } from "node:util";
 import { denoScript, type Program } from "../tools/program.ts";

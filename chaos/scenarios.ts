@@ -75,11 +75,13 @@ export function slowConsumer(): Scenario {
     resize: (size) => ({ ...size, count: Math.max(size.count, 4000), faults: size.faults > 2 ? 2 : 1 }),
     async act(run) {
       const { count, faults } = run.size;
-      const backlog = Math.min(2000, Math.floor(count * 0.15));
+      // The bridge's window (the prefetch) and the sockets take a few thousand messages before a
+      // backlog forms: pause early enough, and ask for a backlog small enough, to see it form.
+      const backlog = Math.min(1200, Math.floor(count * 0.15));
       const pid = run.bridges[0]!.pid;
       const pauses = [];
       for (let j = 1; j <= faults; j++) {
-        await run.load.sent(Math.floor((count * (j - 1)) / faults + count * 0.1));
+        await run.load.sent(Math.floor(count * 0.1 + (count * 0.4 * (j - 1)) / faults));
         const before = await rssKiB(pid);
         const pausedAt = run.load.now();
         run.proxy!.pause();
