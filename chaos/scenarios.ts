@@ -70,9 +70,13 @@ export function slowConsumer(): Scenario {
     mode: "websocket",
     proxy: true,
     bodyBytes,
-    // Sockets on loopback absorb megabytes before the bridge feels the stall: it takes a few
-    // thousand 16 KiB messages to build a backlog at the broker. One pause in the short run.
-    resize: (size) => ({ ...size, count: Math.max(size.count, 4000), faults: size.faults > 2 ? 2 : 1 }),
+    // The bridge's window (prefetch) and the sockets on loopback (megabytes) absorb thousands of
+    // 16 KiB messages before a backlog builds at the broker. One pause in the short run.
+    resize: (size) => ({
+      ...size,
+      count: Math.max(size.count, 3 * PREFETCH),
+      faults: size.faults > 2 ? 2 : 1,
+    }),
     async act(run) {
       const { count, faults } = run.size;
       // The bridge's window (the prefetch) and the sockets take a few thousand messages before a
@@ -129,7 +133,7 @@ export function stalledPeerDies(): Scenario {
     proxy: true,
     bodyBytes: 16_384,
     expectsLoss: true,
-    resize: (size) => ({ ...size, count: Math.max(size.count, 4000), faults: 1 }),
+    resize: (size) => ({ ...size, count: Math.max(size.count, 3 * PREFETCH), faults: 1 }),
     async act(run) {
       await run.load.sent(Math.floor(run.size.count * 0.1));
       run.proxy!.pause();
