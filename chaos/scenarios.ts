@@ -37,8 +37,9 @@ export function brokerClose(mode: Mode): Scenario {
     id: mode === "stub" ? "broker_close_stub" : "broker_close",
     title: "broker closes the bridge's connection",
     mode,
-    // rabbitmqctl needs about a second per fault on a loaded machine: 2 s of load per fault.
-    resize: (size) => ({ ...size, count: Math.max(size.count, (size.faults + 1) * size.ratePerSec * 2) }),
+    // rabbitmqctl needs about a second per fault on a loaded machine, and the requeued window
+    // (up to the prefetch) goes through again before the path counts as recovered: 3 s of load per fault.
+    resize: (size) => ({ ...size, count: Math.max(size.count, (size.faults + 1) * size.ratePerSec * 3) }),
     async act(run) {
       const bridge = run.bridges[0]!;
       for (let j = 1; j <= run.size.faults; j++) {
