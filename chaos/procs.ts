@@ -5,6 +5,7 @@
  * resident memory (VmRSS) and, broker-side, its connection (to close it).
  */
 import { BridgeProcess, spawnBridge } from "../tests/_bridge.ts";
+import { rabbitmqctl } from "../tools/rabbitmqctl.ts";
 
 const ECHO = new URL("../tools/echo_server.ts", import.meta.url).pathname;
 
@@ -98,16 +99,4 @@ export function lineTime(line: string): number {
   const wall = Date.parse(line.slice(0, 24));
   if (Number.isNaN(wall)) throw new Error(`Cannot read the time of log line "${line}"`);
   return performance.now() - (Date.now() - wall);
-}
-
-async function rabbitmqctl(args: string[]): Promise<string> {
-  const out = await new Deno.Command("rabbitmqctl", {
-    args: ["-q", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  const text = new TextDecoder();
-  if (!out.success) throw new Error(`rabbitmqctl ${args[0]} failed: ${text.decode(out.stderr)}`);
-  return text.decode(out.stdout);
 }

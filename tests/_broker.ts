@@ -7,6 +7,7 @@
 import amqp from "amqplib";
 import type { ChannelModel, ConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import { Buffer } from "node:buffer";
+import { rabbitmqctl } from "../tools/rabbitmqctl.ts";
 
 /** The broker the tests use; override with AMQP_URL. */
 export const AMQP_URL = Deno.env.get("AMQP_URL") ?? "amqp://guest:guest@127.0.0.1:5672";
@@ -138,17 +139,6 @@ export async function consumersOf(queue: string): Promise<{ tag: string; prefetc
   const out = await rabbitmqctl(["list_consumers", "queue_name", "consumer_tag", "prefetch_count"]);
   return out.split("\n").map((line) => line.split("\t")).filter((cols) => cols[0] === queue)
     .map((cols) => ({ tag: cols[1]!, prefetch: Number(cols[2]) }));
-}
-
-async function rabbitmqctl(args: string[]): Promise<string> {
-  const out = await new Deno.Command("rabbitmqctl", {
-    args: ["-q", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  if (!out.success) throw new Error(`rabbitmqctl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout);
 }
 
 /** A broker user that exists for one test: its password really authenticates, so tests can hunt for it in logs. */

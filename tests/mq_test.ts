@@ -23,6 +23,7 @@ import { AMQP_URL, closeConnectionsNamed, consumersOf, openBroker } from "./_bro
 import { startProxy, type TcpProxy } from "./_proxy.ts";
 import { makeTestPki, startTlsForwarder } from "./_tls.ts";
 import { withDeadline } from "./_ws_server.ts";
+import { rabbitmqctl } from "../tools/rabbitmqctl.ts";
 
 /** A session with its log lines, metrics and a unique connection name. */
 function session(overrides: Partial<Omit<MqSessionOptions, "url">> & { url?: string } = {}) {
@@ -92,17 +93,6 @@ function closedPort(): number {
 
 async function settledError(promise: Promise<unknown>, ms = 10_000): Promise<unknown> {
   return await withDeadline(promise.then(() => null, (err: unknown) => err), ms, "the promise to settle");
-}
-
-async function rabbitmqctl(args: string[]): Promise<string> {
-  const out = await new Deno.Command("rabbitmqctl", {
-    args: ["-q", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  if (!out.success) throw new Error(`rabbitmqctl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout);
 }
 
 const TEXT = { contentType: "text/plain" } as const;

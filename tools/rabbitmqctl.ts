@@ -1,0 +1,12 @@
+/** Runs `rabbitmqctl -q ARGS` on the local broker; throws with its stderr when it fails. */
+export async function rabbitmqctl(args: string[]): Promise<string> {
+  const out = await new Deno.Command("rabbitmqctl", {
+    args: ["-q", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  const text = new TextDecoder();
+  if (!out.success) throw new Error(`rabbitmqctl ${args[0]} failed: ${text.decode(out.stderr)}`);
+  return text.decode(out.stdout);
+}
