@@ -1,0 +1,128 @@
+/**
+ * `deno task bench:ws`: the WebSocket hop alone, without the broker. A
+ * client in this process sends to the echo server (tools/echo_server.ts, its
+ * own process) and times each message there and back, through the bridge's
+ * no-delay relay (lib/ws_nodelay.ts, `ws_no_delay = true`) and directly
+ * (Deno's WebSocket client as it is, Nagle's algorithm on):
+ *
+ * - lone: one message at a time, the next sent when the last came back;
+ * - paced: 500 msg/s, as the latency runs of `deno task bench`.
+ *
+ * It prints a table; nothing is written.
+ */
+import { denoScript } from "../tools/program.ts";
+import { NoDelayRelay } from "../lib/ws_nodelay.ts";
+
+const SIZES = [100, 16_384];
+const LONE = 200;
+const PACED = 3_000;
+const RATE = 500;
+
+/** One WebSocket connection to the echo server, timing messages by their leading number. */
+class Hop implements AsyncDisposable {
+  readonly #ws: WebSocket;
+  readonly #relay: NoDelayRelay | null;
+  readonly #sentAt = new Map<number, number>();
+  #onBack: ((id: number, ms: number) => void) | null = null;
+
+  private constructor(ws: WebSocket, relay: NoDelayRelay | null) {
+    this.#ws = ws;
+    this.#relay = relay;
+    ws.onmessage = (event) => {
+      const id = Number(String(event.data).slice(0, 10));
+      this.#onBack?.(id, performance.now() - this.#sentAt.get(id)!);
+      this.#sentAt.delete(id);
+    };
+  }
+
+  static async open(url: string, relayed: boolean): Promise<Hop> {
+    const relay = relayed ? await NoDelayRelay.open(url) : null;
+    const route = relay?.route(url);
+    // deno-lint-ignore no-explicit-any
+    const ws = route ? new WebSocket(route.url, route.options as any) : new WebSocket(url);
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = () => reject(new Error(`cannot open ${url}`));
+    });
+    return new Hop(ws, relay);
+  }
+
+  #send(id: number, size: number): void {
+    this.#sentAt.set(id, performance.now());
+    this.#ws.send(String(id).padStart(10, "0") + "x".repeat(Math.max(0, size - 10)));
+  }
+
+  /** Round trips of `LONE` messages sent one at a time. */
+  async lone(size: number): Promise<number[]> {
+    const times: number[] = [];
+    for (let id = 0; id < LONE; id++) {
+      const back = new Promise<number>((resolve) => (this.#onBack = (_, ms) => resolve(ms)));
+      this.#send(id, size);
+      times.push(await back);
+    }
+    return times;
+  }
+
+  /** Round trips of `PACED` messages sent at `RATE` per second. */
+  async paced(size: number): Promise<number[]> {
+    const times: number[] = [];
+    const all = new Promise<void>((resolve) => {
+      this.#onBack = (_, ms) => {
+        times.push(ms);
+        if (times.length === PACED) resolve();
+      };
+    });
+    const start = performance.now();
+    for (let i = 0; i < PACED; i++) {
+      const wait = start + (i * 1000) / RATE - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      this.#send(LONE + i, size);
+    }
+    await all;
+    return times;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    const closed = new Promise((resolve) => (this.#ws.onclose = resolve));
+    this.#ws.close();
+    await closed;
+    await this.#relay?.close();
+  }
+}
+
+/** The `p` quantile of some times, in ms with two decimals. */
+function q(times: number[], p: number): string {
+  const sorted = [...times].sort((a, b) => a - b);
+  return sorted[Math.floor(p * (sorted.length - 1))]!.toFixed(2);
+}
+
+async function main(): Promise<void> {
+  await using echo = denoScript("tools/echo_server.ts", ["--allow-net"], ["--port", "0"]);
+  const port = Number((await echo.waitForLine(/^listening on \d+/)).split(" ").at(-1));
+  const url = `ws://127.0.0.1:${port}/hop`;
+
+  say(
+    "| path | size | lone p50 ms | lone p99 ms | 500/s p50 ms | 500/s p95 ms | 500/s p99 ms | 500/s max ms |",
+  );
+  say("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const size of SIZES) {
+    for (const relayed of [true, false]) {
+      await using hop = await Hop.open(url, relayed);
+      const lone = await hop.lone(size);
+      const paced = await hop.paced(size);
+      say(
+        `| ${relayed ? "relay (ws_no_delay = true)" : "direct (ws_no_delay = false)"} | ${size} B | ` +
+          `${q(lone, 0.5)} | ${q(lone, 0.99)} | ${q(paced, 0.5)} | ${q(paced, 0.95)} | ${q(paced, 0.99)} | ${
+            q(paced, 1)
+          } |`,
+      );
+    }
+  }
+}
+
+function say(text: string): void {
+  // deno-lint-ignore no-console
+  console.log(text);
+}
+
+await main();
