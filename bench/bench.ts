@@ -61,12 +61,12 @@ try {
   const inis = await startPaths();
   const rows: BenchRow[] = [];
   for (const size of sizes) {
-    const floods: Record<Path, Run[]> = { baseline: [], stub: [], echo: [], echoDirect: [] };
+    const floods = runsByPath();
     for (let r = 0; r < repeats; r++) {
       for (const path of PATHS) floods[path].push(await tester(inis[path], size, floodCount(size), 0));
     }
     // Latency, interleaved and repeated too: one run's p99 swings with what the broker's disk is doing.
-    const paced: Record<Path, Run[]> = { baseline: [], stub: [], echo: [], echoDirect: [] };
+    const paced = runsByPath();
     for (let r = 0; r < repeats; r++) {
       for (const path of PATHS) {
         paced[path].push(await tester(inis[path], size, latencyCount, 1 / LATENCY_RATE));
@@ -201,6 +201,10 @@ async function deleteQueues(): Promise<void> {
   const channel = await conn.createChannel();
   for (const queue of queues) await channel.deleteQueue(queue);
   await conn.close();
+}
+
+function runsByPath(): Record<Path, Run[]> {
+  return Object.fromEntries(PATHS.map((path) => [path, [] as Run[]])) as Record<Path, Run[]>;
 }
 
 /** The run whose p99 is the median of the runs' (the lower middle one for an even count). */

@@ -77,6 +77,8 @@ export class ToWsPump {
   #stopping = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #ackQueued = false;
+  #lastFlushed = 0; // bytes the connection had flushed at the last tick
+  #draining = false; // whether the socket flushed anything since the tick before
   #idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -206,8 +208,9 @@ export class ToWsPump {
   #arm(): void {
     if (this.#timer === undefined && this.#entries.length > 0) {
       // The socket has no "drained" event: while frames wait for room in its
-      // send buffer, look again at the next turn of the timer loop.
-      const ms = this.#waiting.length > 0 ? 1 : this.#tickMs;
+      // send buffer and it is draining, look again at the next turn of the
+      // timer loop (a stalled peer gets the normal tick).
+      const ms = this.#waiting.length > 0 && this.#draining ? 1 : this.#tickMs;
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
         this.#tick();
@@ -225,6 +228,8 @@ export class ToWsPump {
         this.#waiting.shift();
       }
       const flushed = conn.sentBytes - conn.bufferedAmount;
+      this.#draining = flushed > this.#lastFlushed;
+      this.#lastFlushed = flushed;
       const now = performance.now();
       for (let e = this.#entries.at(this.#stamp); e?.state === "sent" && e.end <= flushed;) {
         e.flushedAt = now;

@@ -262,3 +262,15 @@ export async function waitFor(
 export function unique(prefix: string): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 }
+
+/** The original service's metric names (SPEC 8): every one must still be published. */
+export const ORIGINAL_METRICS = [
+  "to_ws_total",
+  "to_ws_persecond",
+  "from_ws_total",
+  "from_ws_persecond",
+  "mq_connection_attempts_total",
+  "mq_connection_attempts_recent",
+  "ws_connection_attempts_total",
+  "ws_connection_attempts_recent",
+];

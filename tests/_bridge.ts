@@ -4,10 +4,10 @@
  * client, log lines and metrics in memory), and the real CLI spawned as a
  * process with its output collected line by line.
  */
-import { parseConfig } from "../lib/config.ts";
+import { parseConfig, type WsSettings } from "../lib/config.ts";
 import { runBridge } from "../lib/bridge.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
-import { Redactor } from "../lib/secret.ts";
+import { Redactor, Secret } from "../lib/secret.ts";
 import { createLogger, type LogRecord, MemorySink } from "../handlers/logging.ts";
 import { MqSession } from "../handlers/mq.ts";
 import { WsClient } from "../handlers/ws.ts";
@@ -19,6 +19,26 @@ import { permissionsOf } from "../scripts/programs.ts";
 /** Test credentials: recognisable, so a test can prove they never reach a log. */
 export const TEST_CLIENT_SECRET = "5ec7e75ec7e75ec7e75ec7e75ec7e75e";
 export const TEST_PASSWORD = "pa55-w0rd-never-logged";
+
+/** WebSocket client settings for `apiHost` with short timings, for tests of the handler itself. */
+export function wsSettings(apiHost: string, overrides: Partial<WsSettings> = {}): WsSettings {
+  return {
+    apiHost,
+    apiUri: "/path/to/ws",
+    clientId: "test-client",
+    clientSecret: new Secret(TEST_CLIENT_SECRET),
+    pingIntervalSecs: 0,
+    maxConnectAttempts: 3,
+    attemptWindowSecs: 1,
+    connectTimeoutSecs: 2,
+    ackDelayMs: 0,
+    maxBufferedBytes: 1_048_576,
+    maxMessageBytes: 67_108_864,
+    noDelay: true,
+    caFile: null,
+    ...overrides,
+  };
+}
 
 /** `section.key` values for a bridge talking to the local broker and `wsUrl`. */
 export function bridgeValues(

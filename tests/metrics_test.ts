@@ -8,6 +8,7 @@ import {
   type AwsCall,
   awsEnv,
   deadEndpoint,
+  ORIGINAL_METRICS,
   startFakeAws,
   startImds,
   startMoto,
@@ -30,17 +31,6 @@ function byName(call: AwsCall): Record<string, { Value: number; Unit: string }> 
   for (const d of call.body.MetricData) out[d.MetricName] = { Value: d.Value, Unit: d.Unit };
   return out;
 }
-
-const ORIGINAL = [
-  "to_ws_total",
-  "to_ws_persecond",
-  "from_ws_total",
-  "from_ws_persecond",
-  "mq_connection_attempts_total",
-  "mq_connection_attempts_recent",
-  "ws_connection_attempts_total",
-  "ws_connection_attempts_recent",
-];
 
 Deno.test("startMetricsPublisher() sends one PutMetricData per interval with names, units and dimensions", async () => {
   await using moto = await startMoto();
@@ -72,7 +62,7 @@ Deno.test("startMetricsPublisher() sends one PutMetricData per interval with nam
   const names = Object.keys(byName(first!));
   for (
     const name of [
-      ...ORIGINAL,
+      ...ORIGINAL_METRICS,
       M.FROM_WS_BUFFERED,
       M.FROM_WS_DROPPED_TOTAL,
       CW_METRICS_PUBLISH_FAILURES_TOTAL,
@@ -150,7 +140,7 @@ Deno.test("startMetricsPublisher() derives persecond and recent values from coun
 
   const [a, b] = fake.of("PutMetricData").map(byName);
   assert.deepEqual(
-    ORIGINAL.map((name) => [name, a?.[name]?.Value]),
+    ORIGINAL_METRICS.map((name) => [name, a?.[name]?.Value]),
     [
       ["to_ws_total", 10],
       ["to_ws_persecond", 5],
@@ -163,7 +153,7 @@ Deno.test("startMetricsPublisher() derives persecond and recent values from coun
     ],
   );
   assert.deepEqual(
-    ORIGINAL.map((name) => [name, b?.[name]?.Value]),
+    ORIGINAL_METRICS.map((name) => [name, b?.[name]?.Value]),
     [
       ["to_ws_total", 14],
       ["to_ws_persecond", 1],

@@ -14,7 +14,7 @@ import {
 import { CloudWatchClient, ListMetricsCommand } from "@aws-sdk/client-cloudwatch";
 import { bridgeValues, spawnBridge, TEST_CLIENT_SECRET, TEST_PASSWORD, writeIni } from "./_bridge.ts";
 import { openBroker } from "./_broker.ts";
-import { startMoto, unique } from "./_aws.ts";
+import { ORIGINAL_METRICS, startMoto, unique } from "./_aws.ts";
 import { startWsServer } from "./_ws_server.ts";
 
 Deno.test("mq2wsbridge -s -l -m runs from Parameter Store filled by -M, logging and measuring to CloudWatch [integration]", async () => {
@@ -82,18 +82,7 @@ Deno.test("mq2wsbridge -s -l -m runs from Parameter Store filled by -M, logging 
 
     const listed = await metrics.send(new ListMetricsCommand({ Namespace: namespace }));
     const names = new Set(listed.Metrics?.map((m) => m.MetricName));
-    for (
-      const name of [
-        "to_ws_total",
-        "to_ws_persecond",
-        "from_ws_total",
-        "from_ws_persecond",
-        "mq_connection_attempts_total",
-        "mq_connection_attempts_recent",
-        "ws_connection_attempts_total",
-        "ws_connection_attempts_recent",
-      ]
-    ) {
+    for (const name of ORIGINAL_METRICS) {
       assert.ok(names.has(name), `${name} in ${[...names]}`);
     }
     const dimensions = Object.fromEntries(listed.Metrics![0]!.Dimensions!.map((d) => [d.Name, d.Value]));

@@ -8,31 +8,21 @@
 import assert from "node:assert/strict";
 import type { WsSettings } from "../lib/config.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
-import { Secret } from "../lib/secret.ts";
 import { NoDelayRelay } from "../lib/ws_nodelay.ts";
 import { createLogger } from "../handlers/logging.ts";
 import { WsClient, type WsConnection, type WsHandlers } from "../handlers/ws.ts";
-import { TEST_CLIENT_SECRET, WatchedSink } from "./_bridge.ts";
+import { WatchedSink, wsSettings } from "./_bridge.ts";
 import { makeTestPki, startTlsForwarder } from "./_tls.ts";
 import { startWsServer, withDeadline } from "./_ws_server.ts";
 
+/** The shared test settings, with a query in the URI (kept through the relay) and one attempt. */
 function settings(apiHost: string, overrides: Partial<WsSettings> = {}): WsSettings {
-  return {
-    apiHost,
+  return wsSettings(apiHost, {
     apiUri: "/api?v=1",
-    clientId: "test-client",
-    clientSecret: new Secret(TEST_CLIENT_SECRET),
-    pingIntervalSecs: 0,
     maxConnectAttempts: 1,
-    attemptWindowSecs: 1,
     connectTimeoutSecs: 5,
-    ackDelayMs: 0,
-    maxBufferedBytes: 1_048_576,
-    maxMessageBytes: 67_108_864,
-    noDelay: true,
-    caFile: null,
     ...overrides,
-  };
+  });
 }
 
 /** A client that echoes back what it receives into `replies`; dispose closes it. */

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { WsSettings } from "../lib/config.ts";
 import { MetricsRegistry, WS_CONNECTION_ATTEMPTS_TOTAL, WS_CONNECTIONS_LOST_TOTAL } from "../lib/metrics.ts";
-import { Redactor, Secret } from "../lib/secret.ts";
+import { Redactor } from "../lib/secret.ts";
 import { createLogger } from "../handlers/logging.ts";
 import {
   WsClient,
@@ -15,30 +15,10 @@ import {
   WsGaveUpError,
   type WsHandlers,
 } from "../handlers/ws.ts";
-import { TEST_CLIENT_SECRET, WatchedSink } from "./_bridge.ts";
+import { TEST_CLIENT_SECRET, WatchedSink, wsSettings } from "./_bridge.ts";
 import { UUID_V4, verifyToken } from "./_jwt.ts";
 import { OP, startRawWsServer } from "./_raw_ws_server.ts";
 import { startWsServer, withDeadline } from "./_ws_server.ts";
-
-/** Settings for a client of `apiHost`, with small timings. */
-function wsSettings(apiHost: string, overrides: Partial<WsSettings> = {}): WsSettings {
-  return {
-    apiHost,
-    apiUri: "/path/to/ws",
-    clientId: "test-client",
-    clientSecret: new Secret(TEST_CLIENT_SECRET),
-    pingIntervalSecs: 0,
-    maxConnectAttempts: 3,
-    attemptWindowSecs: 1,
-    connectTimeoutSecs: 2,
-    ackDelayMs: 0,
-    maxBufferedBytes: 1_048_576,
-    maxMessageBytes: 67_108_864,
-    noDelay: true,
-    caFile: null,
-    ...overrides,
-  };
-}
 
 type Event =
   | { kind: "open"; conn: WsConnection }
