@@ -24,12 +24,13 @@ import {
   type LogSink,
 } from "./handlers/logging.ts";
 import { type MetricsPublisher, startMetricsPublisher } from "./handlers/metrics.ts";
-import { MqGaveUpError, MqSession, MqSetupError } from "./handlers/mq.ts";
+import { bridgeSessions, MqAccessError, MqGaveUpError, MqSetupError } from "./handlers/mq.ts";
+import { proxyEnvFrom } from "./lib/http_proxy.ts";
 import { migrateToSsm, readSsmConfig, resolveRegion } from "./handlers/ssm.ts";
 import { WsClient, WsGaveUpError } from "./handlers/ws.ts";
 
 /** Exit statuses (sysexits.h where one fits). */
-export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, UNAVAILABLE: 69, CONFIG: 78 } as const;
+export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, UNAVAILABLE: 69, NOPERM: 77, CONFIG: 78 } as const;
 
 const SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGHUP"];
 
@@ -89,24 +90,24 @@ async function serve(cli: BridgeCli, config: BridgeConfig, log: Logger): Promise
   log.info(`mq2wsbridge ${VERSION} starting`, { config: config.source, stub: cli.websocketStub });
   try {
     if (cli.cloudwatchMetrics) publisher = await openMetrics(config, metrics, log);
-    const mq = new MqSession({
-      url: config.mq.url,
-      displayUrl: config.mq.displayUrl,
-      caPem: await readBrokerCa(config),
-      queues: [config.mq.queueToWs, config.mq.queueFromWs],
-      prefetch: config.mq.prefetch,
-      heartbeatSecs: config.mq.heartbeatSecs,
-      maxConnectAttempts: config.mq.maxConnectAttempts,
-      reconnectDelaySecs: config.mq.reconnectDelaySecs,
-      connectionName: `mq2wsbridge@${Deno.hostname()} pid ${Deno.pid}`,
-    }, { log: log.child("mq"), metrics });
+    const brokerCa = await readBrokerCa(config);
     const ws = config.ws;
     const apiCa = await readApiCa(config);
+    // The relay's private socket directory: systemd's RuntimeDirectory= when there is one.
+    const relayDir = Deno.env.get("RUNTIME_DIRECTORY")?.split(":")[0] ?? Deno.env.get("TMPDIR") ?? "/tmp";
+    const proxy = proxyEnvFrom((name) => Deno.env.get(name));
     await runBridge({
       config,
-      mq,
+      // In stub mode the publisher also carries the forwards into from_ws.
+      ...bridgeSessions(config.mq, {
+        log,
+        metrics,
+        caPem: brokerCa,
+        name: `mq2wsbridge@${Deno.hostname()} pid ${Deno.pid}`,
+      }),
       createWs: ws && !cli.websocketStub
-        ? (handlers) => new WsClient(ws, handlers, { log: log.child("ws"), metrics, caPem: apiCa })
+        ? (handlers) =>
+          new WsClient(ws, handlers, { log: log.child("ws"), metrics, caPem: apiCa, relayDir, proxy })
         : null,
       log,
       metrics,
@@ -203,6 +204,10 @@ function failure(err: unknown, log: Logger): number {
   if (err instanceof MqSetupError) {
     log.error(`Stopping: ${errorText(err)}`);
     return EXIT.CONFIG;
+  }
+  if (err instanceof MqAccessError) {
+    log.error(`Stopping: ${errorText(err)}`);
+    return EXIT.NOPERM;
   }
   if (err instanceof MqGaveUpError || err instanceof WsGaveUpError) {
     log.error(`Stopping: ${errorText(err)}`);

@@ -2,8 +2,8 @@
  * `deno task bench:ws`: the WebSocket hop alone, without the broker. A
  * client in this process sends to the echo server (tools/echo_server.ts, its
  * own process) and times each message there and back, through the bridge's
- * no-delay relay (lib/ws_nodelay.ts, `ws_no_delay = true`) and directly
- * (Deno's WebSocket client as it is, Nagle's algorithm on):
+ * relay (lib/ws_relay.ts) with `ws_no_delay = true` and `false`, and
+ * directly (Deno's WebSocket client alone, as a reference: Nagle's algorithm on):
  *
  * - lone: one message at a time, the next sent when the last came back;
  * - paced: 500 msg/s, as the latency runs of `deno task bench`.
@@ -11,9 +11,15 @@
  * It prints a table; nothing is written.
  */
 import { denoScript } from "../tools/program.ts";
-import { NoDelayRelay } from "../lib/ws_nodelay.ts";
+import { RelayDir } from "../lib/ws_relay.ts";
 
 const SIZES = [100, 16_384];
+type Path = "relay" | "relayNagle" | "direct";
+const LABEL: Record<Path, string> = {
+  relay: "relay (ws_no_delay = true)",
+  relayNagle: "relay (ws_no_delay = false)",
+  direct: "direct (Deno's client alone)",
+};
 const LONE = 200;
 const PACED = 3_000;
 const RATE = 500;
@@ -21,11 +27,11 @@ const RATE = 500;
 /** One WebSocket connection to the echo server, timing messages by their leading number. */
 class Hop implements AsyncDisposable {
   readonly #ws: WebSocket;
-  readonly #relay: NoDelayRelay | null;
+  readonly #relay: RelayDir | null;
   readonly #sentAt = new Map<number, number>();
   #onBack: ((id: number, ms: number) => void) | null = null;
 
-  private constructor(ws: WebSocket, relay: NoDelayRelay | null) {
+  private constructor(ws: WebSocket, relay: RelayDir | null) {
     this.#ws = ws;
     this.#relay = relay;
     ws.onmessage = (event) => {
@@ -35,9 +41,10 @@ class Hop implements AsyncDisposable {
     };
   }
 
-  static async open(url: string, relayed: boolean): Promise<Hop> {
-    const relay = relayed ? await NoDelayRelay.open(url) : null;
-    const route = relay?.route(url);
+  static async open(url: string, path: Path): Promise<Hop> {
+    const relay = path === "direct" ? null : await RelayDir.open("/tmp");
+    const options = { noDelay: path === "relay", proxy: {}, pingIntervalMs: 0 };
+    const route = relay?.link(url, options, { onWritten() {}, onDead() {} }).route(url);
     // deno-lint-ignore no-explicit-any
     const ws = route ? new WebSocket(route.url, route.options as any) : new WebSocket(url);
     await new Promise((resolve, reject) => {
@@ -106,12 +113,12 @@ async function main(): Promise<void> {
   );
   say("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const size of SIZES) {
-    for (const relayed of [true, false]) {
-      await using hop = await Hop.open(url, relayed);
+    for (const path of ["relay", "relayNagle", "direct"] as const) {
+      await using hop = await Hop.open(url, path);
       const lone = await hop.lone(size);
       const paced = await hop.paced(size);
       say(
-        `| ${relayed ? "relay (ws_no_delay = true)" : "direct (ws_no_delay = false)"} | ${size} B | ` +
+        `| ${LABEL[path]} | ${size} B | ` +
           `${q(lone, 0.5)} | ${q(lone, 0.99)} | ${q(paced, 0.5)} | ${q(paced, 0.95)} | ${q(paced, 0.99)} | ${
             q(paced, 1)
           } |`,

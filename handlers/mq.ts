@@ -1,9 +1,16 @@
 /**
  * The AMQP broker, through amqplib. `MqSession` keeps one connection with a
- * confirm channel for publishing and a channel for consuming, declares the
- * queues once per connection, and reconnects with back-off when the
- * connection drops (one reconnect at a time). It gives up, rejecting
- * `closed`, after `maxConnectAttempts` failed attempts in a row.
+ * confirm channel for publishing and/or a channel for consuming (its `role`;
+ * the bridge runs one session of each, as RabbitMQ advises), makes sure its
+ * queues exist once per connection, and reconnects with back-off when the
+ * connection drops (one reconnect at a time).
+ *
+ * Connection policy: the first connection gets `maxConnectAttempts`
+ * attempts, then `closed` rejects (a wrong address should fail fast, and
+ * nothing is held yet). Once it has been up, a lost connection is retried
+ * for as long as it takes (an Amazon MQ maintenance reboot takes minutes;
+ * what the bridge holds must not be given up while it can still be
+ * published), with the wait growing to 30 s.
  *
  * amqplib's `error` events are turned into reconnects or `closed`
  * rejections here, so nothing is left unlistened. Deliveries carry the
@@ -15,6 +22,7 @@ import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqp
 import { Buffer } from "node:buffer";
 import { delay, within } from "../lib/async.ts";
 import type { Secret } from "../lib/secret.ts";
+import type { MqSettings } from "../lib/config.ts";
 import { type Metrics, MQ_CONNECTION_ATTEMPTS_TOTAL, MQ_CONNECTIONS_LOST_TOTAL } from "../lib/metrics.ts";
 import { errorText, type Logger } from "./logging.ts";
 import {
@@ -22,15 +30,18 @@ import {
   destroySocket,
   explain,
   ignoreClosed,
+  isAccessRefused,
+  MqAccessError,
   MqGaveUpError,
   MqReturnedError,
   MqSetupError,
   MqUnavailableError,
+  plainCredentials,
   tagOnly,
   withHeartbeat,
 } from "./mq_protocol.ts";
 
-export { MqGaveUpError, MqReturnedError, MqSetupError, MqUnavailableError, withHeartbeat };
+export { MqAccessError, MqGaveUpError, MqReturnedError, MqSetupError, MqUnavailableError, withHeartbeat };
 
 /** How to reach the broker and what to set up on each connection. */
 export interface MqSessionOptions {
@@ -38,8 +49,12 @@ export interface MqSessionOptions {
   displayUrl: string;
   /** PEM text of the CA that signed the broker's certificate, if not a public one. */
   caPem?: string | null;
-  /** Declared durable on every (re)connection. */
+  /** Made sure of on every (re)connection: used as they are if they exist, else declared durable. */
   queues: readonly string[];
+  /** Type of the queues this session declares when they are missing (default classic). */
+  queueType?: "classic" | "quorum";
+  /** What the connection is for: consuming, publishing, or both (default). */
+  role?: "consume" | "publish" | "both";
   prefetch: number;
   heartbeatSecs: number;
   maxConnectAttempts: number;
@@ -67,6 +82,31 @@ export interface MqDelivery extends MqAckHandle {
   readonly body: Buffer;
   readonly contentType: string | undefined;
   readonly redelivered: boolean;
+}
+
+/** The bridge's two sessions for `settings`: one consumes to_ws, one publishes from_ws (named `name consume|publish`). */
+export function bridgeSessions(
+  settings: MqSettings,
+  deps: { log: Logger; metrics: Metrics; name: string; caPem?: string | null },
+): { consumer: MqSession; publisher: MqSession } {
+  const session = (role: "consume" | "publish", queue: string) =>
+    new MqSession({
+      url: settings.url,
+      displayUrl: settings.displayUrl,
+      caPem: deps.caPem ?? null,
+      queues: [queue],
+      queueType: settings.queueType,
+      role,
+      prefetch: settings.prefetch,
+      heartbeatSecs: settings.heartbeatSecs,
+      maxConnectAttempts: settings.maxConnectAttempts,
+      reconnectDelaySecs: settings.reconnectDelaySecs,
+      connectionName: `${deps.name} ${role}`,
+    }, { log: deps.log.child(`mq.${role}`), metrics: deps.metrics });
+  return {
+    consumer: session("consume", settings.queueToWs),
+    publisher: session("publish", settings.queueFromWs),
+  };
 }
 
 /** How long close() waits for the broker to answer before it drops the connection. */
@@ -99,6 +139,7 @@ export class MqSession {
   #activeTag: string | null = null;
   #consumerOp: Promise<void> = Promise.resolve();
   #returned = new Set<string>();
+  #everUp = false;
   #writable = true;
   #drainWaiters: (() => void)[] = [];
   #upListeners = new Set<() => void>();
@@ -210,17 +251,18 @@ export class MqSession {
     if (channel) ignoreClosed(() => channel.nack(tagOnly(delivery), allUpTo, requeue));
   }
 
-  /** Declares the queues again (after one was deleted under us). */
+  /** Makes sure of the queues again (after one was deleted under us). */
   async redeclare(): Promise<void> {
-    if (this.#pub) await declareQueues(this.#pub, this.#opts.queues);
+    if (this.#conn) await declareQueues(this.#conn, this.#opts.queues, this.#opts.queueType ?? "classic");
   }
 
   /** Deletes a queue and the messages in it (demo and tool clean-up). */
   async deleteQueue(queue: string): Promise<void> {
-    if (!this.#pub) {
+    const channel = this.#pub ?? this.#sub;
+    if (!channel) {
       throw new MqUnavailableError(`Cannot delete queue "${queue}": the broker connection is down`);
     }
-    await this.#pub.deleteQueue(queue);
+    await channel.deleteQueue(queue);
   }
 
   /** Closes the connection (unacknowledged deliveries return to their queue). Safe to call twice. */
@@ -282,15 +324,22 @@ export class MqSession {
       try {
         await this.#open();
         if (this.#closing) return; // close() is waiting for this attempt, and closes what it opened
+        this.#everUp = true;
         this.#log.info("Connected to broker", { url: displayUrl, attempt });
         this.#notify(this.#upListeners, undefined);
         return;
       } catch (err) {
-        if (err instanceof MqSetupError || attempt >= max) {
-          const fatal = err instanceof MqSetupError ? err : new MqGaveUpError(
-            `Cannot connect to broker ${displayUrl}: gave up after ${max} attempts`,
-            { cause: err },
-          );
+        // Before the first connection, a refused login or too many failures end the session;
+        // after it, only a refusal of the queues themselves does (see the module comment).
+        const refused = !this.#everUp && isAccessRefused(err);
+        if (err instanceof MqSetupError || refused || (!this.#everUp && attempt >= max)) {
+          const fatal = err instanceof MqSetupError
+            ? err
+            : refused
+            ? new MqAccessError(`The broker ${displayUrl} refused the login: ${explain(err)}`, { cause: err })
+            : new MqGaveUpError(`Cannot connect to broker ${displayUrl}: gave up after ${max} attempts`, {
+              cause: err,
+            });
           this.#log.error(errorText(fatal));
           this.#closed.reject(fatal);
           return;
@@ -298,7 +347,7 @@ export class MqSession {
         // Whole milliseconds, so the log says 0.3 s rather than 0.30000000000000004 s.
         const waitSecs = Math.round(Math.min(attempt * step, MAX_RECONNECT_DELAY_SECS) * 1000) / 1000;
         this.#log.warn(`Cannot connect to broker ${displayUrl}; retrying in ${waitSecs} s`, {
-          attempt: `${attempt}/${max}`,
+          attempt: this.#everUp ? `${attempt} (retrying until it is back)` : `${attempt}/${max}`,
           error: explain(err),
         });
         await delay(waitSecs * 1000, this.#stop.signal);
@@ -308,28 +357,38 @@ export class MqSession {
 
   async #open(): Promise<void> {
     const opts = this.#opts;
-    const conn = await amqp.connect(withHeartbeat(opts.url.reveal(), opts.heartbeatSecs), {
+    const url = withHeartbeat(opts.url.reveal(), opts.heartbeatSecs);
+    const credentials = plainCredentials(url);
+    const conn = await amqp.connect(url, {
       noDelay: true, // without it every lightly loaded message waits ~40 ms (Nagle)
       timeout: CONNECT_TIMEOUT_MS,
       clientProperties: { connection_name: opts.connectionName },
+      ...(credentials ? { credentials } : {}),
       ...(opts.caPem ? { ca: [opts.caPem] } : {}),
     });
     conn.on("error", (err: Error) => this.#log.warn("Broker connection error", { error: explain(err) }));
     conn.on("close", (err?: Error) => this.#lost(conn, err));
     conn.on("blocked", (reason: string) => this.#log.warn("Broker is blocking publishers", { reason }));
     conn.on("unblocked", () => this.#log.info("Broker unblocked publishers"));
+    const role = opts.role ?? "both";
     try {
-      const pub = await conn.createConfirmChannel();
-      this.#watchChannel(conn, pub, "publish");
-      pub.on("return", (msg: ConsumeMessage) => {
-        const id = msg.properties.messageId;
-        if (typeof id === "string") this.#returned.add(id);
-      });
-      pub.on("drain", () => this.#wakeWriters());
-      await declareQueues(pub, opts.queues);
-      const sub = await conn.createChannel();
-      this.#watchChannel(conn, sub, "consume");
-      await sub.prefetch(opts.prefetch);
+      await declareQueues(conn, opts.queues, opts.queueType ?? "classic");
+      let pub: ConfirmChannel | null = null;
+      let sub: Channel | null = null;
+      if (role !== "consume") {
+        pub = await conn.createConfirmChannel();
+        this.#watchChannel(conn, pub, "publish");
+        pub.on("return", (msg: ConsumeMessage) => {
+          const id = msg.properties.messageId;
+          if (typeof id === "string") this.#returned.add(id);
+        });
+        pub.on("drain", () => this.#wakeWriters());
+      }
+      if (role !== "publish") {
+        sub = await conn.createChannel();
+        this.#watchChannel(conn, sub, "consume");
+        await sub.prefetch(opts.prefetch);
+      }
       this.#conn = conn;
       this.#pub = pub;
       this.#sub = sub;

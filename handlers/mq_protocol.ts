@@ -1,10 +1,11 @@
 /**
  * AMQP details behind handlers/mq.ts: the errors the session reports, queue
  * declaration and what the broker's refusals mean, the heartbeat in the URL,
- * and a few amqplib specifics (acks by tag, dropping a stuck socket). Types
- * only from amqplib; mq.ts is the one module that runs it.
+ * the login credentials, and a few amqplib specifics (acks by tag, dropping a
+ * stuck socket).
  */
-import type { Channel, ChannelModel, Message } from "amqplib";
+import amqp from "amqplib";
+import type { ChannelModel, Message } from "amqplib";
 import { errorText } from "./logging.ts";
 import type { MqAckHandle } from "./mq.ts";
 
@@ -28,29 +29,98 @@ export class MqGaveUpError extends Error {
   override name = "MqGaveUpError";
 }
 
-/** Declares each queue durable; a queue that exists with other settings is fatal. */
-export async function declareQueues(channel: Channel, queues: readonly string[]): Promise<void> {
+/** The broker refused the login (user, password, or access to the vhost): retrying cannot help. */
+export class MqAccessError extends Error {
+  override name = "MqAccessError";
+}
+
+/**
+ * Makes sure each queue exists, as the operator made it: a queue that exists
+ * is used whatever its type and arguments (quorum, lazy, max-length,
+ * dead-lettering); a missing one is declared durable (as the original did),
+ * of type `type`. Problems with several queues are reported together.
+ */
+export async function declareQueues(
+  conn: ChannelModel,
+  queues: readonly string[],
+  type: "classic" | "quorum",
+): Promise<void> {
+  const problems: string[] = [];
   for (const queue of queues) {
     try {
-      await channel.assertQueue(queue, { durable: true });
+      if (!await queueExists(conn, queue)) await declareQueue(conn, queue, type);
     } catch (err) {
-      const code = (err as { code?: number }).code;
-      if (code === 406) {
-        throw new MqSetupError(
-          `Cannot declare queue "${queue}" durable: it exists with different settings (${
-            serverText(err)
-          }); ` +
-            `delete the queue or configure another name`,
-          { cause: err },
-        );
-      }
-      if (code === 403) {
-        throw new MqSetupError(`Cannot declare queue "${queue}": access refused (${serverText(err)})`, {
-          cause: err,
-        });
-      }
-      throw err;
+      if (!(err instanceof MqSetupError)) throw err;
+      problems.push(err.message);
     }
+  }
+  if (problems.length > 0) throw new MqSetupError(problems.join("; "));
+}
+
+/** A passive declaration, on a channel of its own (the broker closes it when the queue is missing). */
+async function queueExists(conn: ChannelModel, queue: string): Promise<boolean> {
+  const channel = await conn.createChannel();
+  channel.on("error", () => {}); // the 404 below closes the channel; that is the answer, not a fault
+  try {
+    await channel.checkQueue(queue);
+  } catch (err) {
+    const code = (err as { code?: number }).code;
+    if (code === 404) return false;
+    if (code === 403) {
+      throw new MqSetupError(`Cannot use queue "${queue}": access refused (${serverText(err)})`, {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  await channel.close().catch(() => {});
+  return true;
+}
+
+async function declareQueue(conn: ChannelModel, queue: string, type: "classic" | "quorum"): Promise<void> {
+  const channel = await conn.createChannel();
+  channel.on("error", () => {});
+  try {
+    await channel.assertQueue(queue, {
+      durable: true,
+      ...(type === "quorum" ? { arguments: { "x-queue-type": "quorum" } } : {}),
+    });
+  } catch (err) {
+    const code = (err as { code?: number }).code;
+    // Declared by someone else between our check and ours, with other settings: use theirs.
+    if (code === 406 && await queueExists(conn, queue)) return;
+    if (code === 403) {
+      throw new MqSetupError(
+        `Cannot create queue "${queue}": access refused (${serverText(err)}); create it beforehand ` +
+          `or grant the user "configure" permission on it`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  await channel.close().catch(() => {});
+}
+
+/** True for a refused login or vhost access (AMQP 403 ACCESS_REFUSED, 530 NOT_ALLOWED on open). */
+export function isAccessRefused(err: unknown): boolean {
+  const text = errorText(err);
+  return /ACCESS.REFUSED/.test(text) || /NOT_ALLOWED - access to vhost/.test(text);
+}
+
+/**
+ * The PLAIN credentials of an AMQP URL, decoded as UTF-8. amqplib decodes
+ * them with `unescape`, which reads %-escapes as Latin-1, so a non-ASCII
+ * password would never log in; null when the URL carries none.
+ */
+export function plainCredentials(url: string): ReturnType<typeof amqp.credentials.plain> | null {
+  const parsed = new URL(url);
+  if (parsed.username === "" && parsed.password === "") return null;
+  try {
+    return amqp.credentials.plain(decodeURIComponent(parsed.username), decodeURIComponent(parsed.password));
+  } catch {
+    throw new MqSetupError(
+      'The broker URL\'s user or password has a "%" not followed by two hex digits (write "%25" for "%")',
+    );
   }
 }
 
@@ -70,7 +140,10 @@ function serverText(err: unknown): string {
 export function explain(err: unknown): string {
   const text = errorText(err);
   if (/ACCESS.REFUSED/.test(text) && /login/i.test(text)) {
-    return `${text} (check mq_user_id and mq_password)`;
+    return `${text} (check mq_user_id and mq_password, or the credentials in mq_url)`;
+  }
+  if (/NOT_ALLOWED - access to vhost/.test(text)) {
+    return `${text} (grant the user permissions on the vhost: rabbitmqctl set_permissions)`;
   }
   return text;
 }

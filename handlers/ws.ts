@@ -1,8 +1,9 @@
 /**
- * The WebSocket API, through Deno's native WebSocket client. `WsClient`
- * connects with a fresh token per attempt, reports messages and state to
- * its handlers, keeps the connection alive with ping frames, and reconnects
- * per the original's policy:
+ * The WebSocket API, through Deno's native WebSocket client carried by the
+ * relay (lib/ws_relay.ts). `WsClient` connects with a fresh token per
+ * attempt, reports messages, state and written bytes to its handlers, pauses
+ * reading on request (backpressure), and reconnects per the original's
+ * policy:
  *
  * - every (re)connection attempt counts;
  * - a connection that stayed up longer than `attemptWindowSecs` was lost in
@@ -11,24 +12,29 @@
  *   rejects with `WsGaveUpError` naming the last failure. With both at 0,
  *   any reconnect is fatal.
  *
+ * A connection the relay judges dead (lib/ws_liveness.ts) is given up for
+ * sending at once (the handlers hand its window back) but keeps receiving
+ * while it lingers: an API that was only frozen may still answer what it
+ * had read, and what it sends then is not thrown away.
+ *
  * The URL carries the token, so it is never logged.
  */
 import type { WsSettings } from "../lib/config.ts";
 import { delay, within } from "../lib/async.ts";
 import { tokenUrl } from "../lib/jwt.ts";
+import type { ProxyEnv } from "../lib/http_proxy.ts";
 import { type Metrics, WS_CONNECTION_ATTEMPTS_TOTAL, WS_CONNECTIONS_LOST_TOTAL } from "../lib/metrics.ts";
-import { enableClientPings } from "../lib/ws_ping.ts";
-import { NoDelayRelay } from "../lib/ws_nodelay.ts";
+import { RelayDir, type RelayLink } from "../lib/ws_relay.ts";
 import type { Logger } from "./logging.ts";
 
 /** One established connection. Sending on a closed one is a no-op returning false. */
 export interface WsConnection {
   readonly id: number;
   readonly isOpen: boolean;
-  /** Bytes handed to the socket and not yet written out. */
-  readonly bufferedAmount: number;
   /** Total payload bytes handed to `send` on this connection. */
   readonly sentBytes: number;
+  /** Payload bytes of those now written to the API's TCP socket (see WsHandlers.onWritten). */
+  readonly writtenBytes: number;
   /** Sends a text (string) or binary frame; `byteLength` is the payload size in bytes. */
   send(data: string | Uint8Array, byteLength: number): boolean;
 }
@@ -45,6 +51,8 @@ export interface WsCloseInfo {
 export interface WsHandlers {
   onOpen(conn: WsConnection): void;
   onMessage(data: string | Uint8Array, conn: WsConnection): void;
+  /** More of what was sent on `conn` is written out (`conn.writtenBytes` grew). */
+  onWritten(conn: WsConnection): void;
   onClose(conn: WsConnection, info: WsCloseInfo): void;
 }
 
@@ -56,6 +64,8 @@ export class WsGaveUpError extends Error {
 /** Longest wait between attempts; the first retry comes after 250 ms and each doubles. */
 const MAX_BACKOFF_MS = 10_000;
 const CLOSE_WAIT_MS = 2_000;
+/** How long a connection given up as dead may still deliver what the API sends. */
+const DEAD_LINGER_MS = 60_000;
 
 type Outcome = { opened: false; why: string } | { opened: true; why: string; lifetimeMs: number };
 
@@ -66,6 +76,9 @@ export class WsClient {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #makeUrl: () => Promise<string>;
+  readonly #caPem: string | null;
+  readonly #relayParent: string;
+  readonly #proxy: ProxyEnv;
   #socket: WebSocket | null = null;
   #current: Connection | null = null;
   #ids = 0;
@@ -75,11 +88,10 @@ export class WsClient {
   #firstOpen = Promise.withResolvers<void>();
   #closed = Promise.withResolvers<void>();
   #closePromise: Promise<void> | null = null;
-  #pingWarned = false;
-  readonly #caPem: string | null;
-  readonly #relayDir: string;
-  #relay: NoDelayRelay | null = null;
-  #direct: Deno.HttpClient | null = null;
+  #relay: RelayDir | null = null;
+  /** Links of opened connections still carrying a socket (the current one and any lingering). */
+  readonly #links = new Set<RelayLink>();
+  #paused = false;
 
   /** Resolves after `close()`; rejects with `WsGaveUpError` when the policy gives up. */
   readonly closed: Promise<void> = this.#closed.promise;
@@ -92,13 +104,16 @@ export class WsClient {
       metrics: Metrics;
       makeUrl?: () => Promise<string>;
       caPem?: string | null;
-      /** Where the no-delay relay makes its private socket directory (default /tmp). */
+      /** Where the relay makes its private socket directory (default /tmp). */
       relayDir?: string;
+      /** HTTP proxy settings for the connection (default: none). */
+      proxy?: ProxyEnv;
     },
   ) {
     this.#settings = settings;
     this.#caPem = deps.caPem ?? null;
-    this.#relayDir = deps.relayDir ?? "/tmp";
+    this.#relayParent = deps.relayDir ?? "/tmp";
+    this.#proxy = deps.proxy ?? {};
     this.#handlers = handlers;
     this.#log = deps.log;
     this.#metrics = deps.metrics;
@@ -118,6 +133,13 @@ export class WsClient {
     return this.#firstOpen.promise;
   }
 
+  /** Stops (true) or resumes (false) reading from the API, on every connection, now and after reconnects. */
+  setReadingPaused(paused: boolean): void {
+    if (this.#paused === paused) return;
+    this.#paused = paused;
+    for (const link of this.#links) paused ? link.pause() : link.resume();
+  }
+
   /** Stops reconnecting and closes the connection (code 1000). Safe to call twice. */
   close(reason = "mq2wsbridge shutting down"): Promise<void> {
     return this.#closePromise ??= this.#doClose(reason);
@@ -131,24 +153,35 @@ export class WsClient {
     this.#closing = true;
     this.#stop.abort();
     const socket = this.#socket;
-    let socketClosed = true;
     if (socket && socket.readyState !== WebSocket.CLOSED) {
       const closed = new Promise((resolve) => socket.addEventListener("close", resolve, { once: true }));
-      socket.close(1000, reason);
-      socketClosed = await within(closed, CLOSE_WAIT_MS);
+      if (socket.readyState === WebSocket.OPEN) socket.close(1000, reason);
+      if (!await within(closed, CLOSE_WAIT_MS)) {
+        this.#log.warn(`The WebSocket API did not answer the close within ${CLOSE_WAIT_MS} ms; cutting it`);
+      }
     }
-    // The run loop ends with the socket's close event. Deno's client has no way to abandon a
-    // close the peer never answers, so then the loop is left to end whenever the peer lets go.
-    if (socketClosed) await this.#loop;
-    else this.#log.warn(`The WebSocket API did not answer the close within ${CLOSE_WAIT_MS} ms; not waiting`);
+    // Lingering or unanswered connections are cut; the run loop ends with them.
     await this.#relay?.close();
-    this.#direct?.close();
+    await this.#loop;
     this.#firstOpen.resolve();
     this.#closed.resolve();
   }
 
   async #run(): Promise<void> {
-    await this.#prepare();
+    try {
+      this.#relay = await RelayDir.open(this.#relayParent);
+    } catch (err) {
+      const error = new Error(
+        `Cannot create the WebSocket relay's private directory in ${this.#relayParent}: ${
+          (err as Error).message
+        }`,
+        { cause: err },
+      );
+      this.#log.error(error.message);
+      this.#firstOpen.reject(error);
+      this.#closed.reject(error);
+      return;
+    }
     const { maxConnectAttempts: max, attemptWindowSecs: window } = this.#settings;
     let count = 0;
     let last = "";
@@ -167,47 +200,62 @@ export class WsClient {
       if (this.#closing) break;
       count++;
       this.#metrics.count(WS_CONNECTION_ATTEMPTS_TOTAL);
-      const outcome = await this.#attempt(count);
+      const outcome = await this.#attempt(count, this.#relay);
       last = outcome.why;
       if (outcome.opened && outcome.lifetimeMs > window * 1000) count = 0;
     }
   }
 
-  /** One attempt: resolves when it fails to open, or when the opened connection ends. */
-  async #attempt(attempt: number): Promise<Outcome> {
+  /**
+   * One attempt: resolves when it fails to open, or when the opened
+   * connection ends (or is given up as dead: it may linger, receiving).
+   */
+  async #attempt(attempt: number, relay: RelayDir): Promise<Outcome> {
+    const { promise, resolve } = Promise.withResolvers<Outcome>();
+    let conn: Connection | null = null;
+    let openedAt = 0;
+    let error = "";
+    let failed = false;
     let socket: WebSocket;
+    let link: RelayLink;
     try {
       const url = await this.#makeUrl();
       // close() may have run while the token was signed; it saw no socket to close.
       if (this.#closing) return { opened: false, why: "closed before connecting" };
-      const route = this.#route(url);
+      link = relay.link(this.#settings.apiHost, {
+        caCerts: this.#caPem ? [this.#caPem] : undefined,
+        noDelay: this.#settings.noDelay,
+        proxy: this.#proxy,
+        pingIntervalMs: this.#settings.pingIntervalSecs * 1000,
+      }, {
+        onWritten: () => conn && this.#handlers.onWritten(conn),
+        onDead: (why) => giveUp(why),
+      });
+      const route = link.route(url);
       socket = new WebSocket(route.url, route.options);
     } catch (err) {
       return { opened: false, why: `cannot start a connection: ${(err as Error).message}` };
     }
     socket.binaryType = "arraybuffer";
     this.#socket = socket;
-    const { promise, resolve } = Promise.withResolvers<Outcome>();
-    let conn: Connection | null = null;
-    let openedAt = 0;
-    let error = "";
     const timer = setTimeout(() => {
       error = `no handshake within ${this.#settings.connectTimeoutSecs} s`;
       socket.close();
       finish(1006, "");
     }, this.#settings.connectTimeoutSecs * 1000);
-    let failed = false;
+    /** The connection is over for sending: report it once; receiving may go on until the close event. */
     const finish = (code: number, reason: string) => {
       clearTimeout(timer);
       if (!conn) {
         if (failed) return;
         failed = true;
-        const why = this.#relay?.takeError() || error ||
+        link.abort();
+        const why = link.takeError() || error ||
           `closed before opening (code ${code}${reason ? `, ${reason}` : ""})`;
         this.#log.warn("Cannot connect to the WebSocket API", { attempt, error: why });
         return resolve({ opened: false, why });
       }
-      if (!conn.alive) return; // Deno can dispatch "close" twice
+      if (!conn.isLive) return; // Deno can dispatch "close" twice; a dead one closes later
       conn.markClosed();
       const lifetimeMs = Date.now() - openedAt;
       const why = `connection closed (code ${code}${reason ? `, ${reason}` : ""}${
@@ -227,12 +275,24 @@ export class WsClient {
       this.#handlers.onClose(conn, { code, reason, lifetimeMs });
       resolve({ opened: true, why, lifetimeMs });
     };
+    /** The relay judged the API dead: stop sending now, close politely, let it linger for what it sends. */
+    const giveUp = (why: string) => {
+      if (!conn?.isLive || this.#closing) return;
+      error = `not responding: ${why}`;
+      link.abortAfter(DEAD_LINGER_MS);
+      if (socket.readyState === WebSocket.OPEN) socket.close(1000, "mq2wsbridge: no response");
+      finish(1006, "");
+    };
+    let receiving = true;
     socket.onopen = () => {
       clearTimeout(timer);
       openedAt = Date.now();
-      conn = new Connection(++this.#ids, socket);
+      conn = new Connection(++this.#ids, socket, link);
       this.#current = conn;
-      this.#keepAlive(socket);
+      // Backpressure applies from here: pausing earlier would hold back the handshake's answer.
+      this.#links.add(link);
+      if (this.#paused) link.pause();
+      link.done.finally(() => this.#links.delete(link));
       this.#log.info("Connected to the WebSocket API", {
         conn: conn.id,
         host: this.#settings.apiHost,
@@ -242,79 +302,50 @@ export class WsClient {
       this.#firstOpen.resolve();
     };
     socket.onmessage = (event: MessageEvent) => {
-      // Still delivered while closing: the API may send until it answers our close.
-      if (!conn?.alive) return;
+      // Still delivered while closing or lingering: the API may send until it answers our close.
+      if (!conn || !receiving) return;
       const data = typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer);
       this.#handlers.onMessage(data, conn);
     };
     socket.onerror = (event: Event) => {
-      error = (event as ErrorEvent).message || "error";
+      error ||= (event as ErrorEvent).message || "error";
     };
-    socket.onclose = (event: CloseEvent) => finish(event.code, event.reason);
+    socket.onclose = (event: CloseEvent) => {
+      receiving = false;
+      finish(event.code, event.reason);
+    };
     return await promise;
-  }
-
-  /** Sets up the no-delay relay (ws_no_delay) or a client for ws_ca_file; see lib/ws_nodelay.ts. */
-  async #prepare(): Promise<void> {
-    const caCerts = this.#caPem ? [this.#caPem] : undefined;
-    if (this.#settings.noDelay) {
-      try {
-        this.#relay = await NoDelayRelay.open(this.#settings.apiHost, {
-          tmpDir: this.#relayDir,
-          ...(caCerts ? { caCerts } : {}),
-        });
-        return;
-      } catch (err) {
-        this.#log.warn(
-          "Cannot set up the no-delay relay; connecting directly, so frames over about 1 KiB may wait up " +
-            "to 40 ms for the peer's acknowledgement (Nagle's algorithm)",
-          { error: (err as Error).message },
-        );
-      }
-    }
-    if (caCerts) this.#direct = Deno.createHttpClient({ caCerts });
-  }
-
-  /** The URL and options to open a WebSocket with: through the relay, or directly. */
-  #route(url: string): { url: string; options?: WebSocketOptions } {
-    if (this.#relay) return this.#relay.route(url);
-    return this.#direct ? { url, options: { client: this.#direct } } : { url };
-  }
-
-  #keepAlive(socket: WebSocket): void {
-    const interval = this.#settings.pingIntervalSecs;
-    if (interval <= 0 || enableClientPings(socket, interval) || this.#pingWarned) return;
-    this.#pingWarned = true;
-    this.#log.warn("This Deno runtime cannot send WebSocket pings; ws_ping_interval has no effect");
   }
 }
 
 class Connection implements WsConnection {
   readonly id: number;
   readonly #socket: WebSocket;
+  readonly #link: RelayLink;
   #open = true;
   #sent = 0;
 
-  constructor(id: number, socket: WebSocket) {
+  constructor(id: number, socket: WebSocket, link: RelayLink) {
     this.id = id;
     this.#socket = socket;
+    this.#link = link;
   }
 
   get isOpen(): boolean {
     return this.#open && this.#socket.readyState === WebSocket.OPEN;
   }
 
-  /** Until the close event: messages may still arrive while closing. */
-  get alive(): boolean {
+  /** Until it is reported closed (or given up as dead). */
+  get isLive(): boolean {
     return this.#open;
-  }
-
-  get bufferedAmount(): number {
-    return this.#open ? this.#socket.bufferedAmount : 0;
   }
 
   get sentBytes(): number {
     return this.#sent;
+  }
+
+  get writtenBytes(): number {
+    return this.#link.writtenBytes;
   }
 
   send(data: string | Uint8Array, byteLength: number): boolean {

@@ -2,11 +2,15 @@
  * The bridge: wires the broker session and the WebSocket client to the two
  * directions (to_ws.ts, from_ws.ts) and owns start-up and shutdown order.
  *
+ * Two broker connections, as RabbitMQ advises: one consumes to_ws, one
+ * publishes from_ws, so a broker that blocks publishers (a memory or disk
+ * alarm) never holds back to_ws acknowledgements.
+ *
  * Start: broker first, then the WebSocket; nothing is consumed or produced
  * until both are up. Run: until the signal aborts (clean shutdown) or either
  * side gives up (the error is thrown). Stop, within `shutdownMs`: stop
  * consuming and let sent messages settle, close the WebSocket, wait for the
- * broker to confirm what the WebSocket sent, close the broker connection
+ * broker to confirm what the WebSocket sent, close the broker connections
  * (which returns anything unacknowledged to its queue).
  */
 import type { BridgeConfig } from "./config.ts";
@@ -22,7 +26,10 @@ import { ToWsPump } from "./to_ws.ts";
 /** Everything the bridge runs with; built by main.ts (or a test). */
 export interface BridgeDeps {
   config: BridgeConfig;
-  mq: MqSession;
+  /** The broker connection that consumes to_ws. */
+  consumer: MqSession;
+  /** The broker connection that publishes from_ws (and, in stub mode, the forwards). */
+  publisher: MqSession;
   /** Creates the WebSocket client with the bridge's handlers; null for stub mode (-X). */
   createWs: ((handlers: WsHandlers) => WsClient) | null;
   log: Logger;
@@ -37,40 +44,41 @@ const DEFAULT_SHUTDOWN_MS = 10_000;
 
 /** Runs until `signal` aborts (resolves) or a side gives up for good (rejects with its error). */
 export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<void> {
-  const { config, mq, metrics } = deps;
+  const { config, consumer, metrics } = deps;
   const log = deps.log.child("bridge");
-  const publisher = new FromWsPublisher(mq, {
+  const publisher = new FromWsPublisher(deps.publisher, {
     queue: config.mq.queueFromWs,
     ttlMs: config.mq.ttlFromWsMs,
     limit: config.mq.bufferLimit,
+    limitBytes: config.mq.bufferBytes,
     window: PUBLISH_WINDOW,
     idPrefix: `mq2wsbridge-${crypto.randomUUID().slice(0, 8)}-`,
   }, { log, metrics });
-  const pump = new ToWsPump(mq, publisher, {
+  const pump = new ToWsPump(consumer, {
     queue: config.mq.queueToWs,
     consumerTag: config.mq.consumerTag,
     ackDelayMs: config.ws?.ackDelayMs ?? 0,
     maxBufferedBytes: config.ws?.maxBufferedBytes ?? 1,
     maxMessageBytes: config.ws?.maxMessageBytes ?? Infinity,
-  }, { log, metrics });
-  mq.onUp(() => publisher.onMqUp());
-  mq.onDown(() => {
-    pump.onMqDown();
-    publisher.onMqDown();
-  });
+  }, { log, metrics, replies: publisher, forwarder: publisher });
+  deps.publisher.onUp(() => publisher.onMqUp());
+  deps.publisher.onDown(() => publisher.onMqDown());
+  consumer.onDown(() => pump.onMqDown());
 
   const stopped = new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     signal.addEventListener("abort", () => resolve(), { once: true });
   });
+  const sessions = [consumer, deps.publisher];
   let ws: WsClient | null = null;
   try {
-    await untilStopped(mq.start(), stopped);
+    await untilStopped(Promise.all(sessions.map((s) => s.start())).then(() => {}), stopped);
     if (signal.aborted) return;
     if (deps.createWs) {
-      ws = deps.createWs({
+      const client = ws = deps.createWs({
         onOpen: (conn) => pump.attach(conn),
         onClose: (conn) => pump.detach(conn),
+        onWritten: (conn) => pump.onWritten(conn),
         onMessage: (data) => {
           const text = typeof data === "string";
           const body = text
@@ -80,7 +88,16 @@ export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<
           publisher.accept(body, text ? "text/plain" : "application/octet-stream");
         },
       });
-      await untilStopped(ws.start(), stopped);
+      publisher.onPressure((paused) => {
+        client.setReadingPaused(paused);
+        if (log.debugEnabled) {
+          log.debug(paused ? "Reading from the WebSocket paused" : "Reading from the WebSocket resumed", {
+            buffered: publisher.buffered,
+            bytes: publisher.bufferedBytes,
+          });
+        }
+      });
+      await untilStopped(client.start(), stopped);
       if (signal.aborted) return;
     } else {
       pump.startStub();
@@ -90,9 +107,12 @@ export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<
       from_ws: config.mq.queueFromWs,
       mode: ws ? "websocket" : "stub",
     });
-    await Promise.race([stopped, mq.closed, ws?.closed ?? stopped]);
+    await Promise.race([stopped, ...sessions.map((s) => s.closed), ws?.closed ?? stopped]);
   } finally {
-    await shutdown({ mq, ws, pump, publisher, log }, deps.shutdownMs ?? DEFAULT_SHUTDOWN_MS);
+    await shutdown(
+      { consumer, publishing: deps.publisher, ws, pump, publisher, log },
+      deps.shutdownMs ?? DEFAULT_SHUTDOWN_MS,
+    );
   }
 }
 
@@ -102,27 +122,32 @@ async function untilStopped(start: Promise<void>, stopped: Promise<void>): Promi
 }
 
 interface Parts {
-  mq: MqSession;
+  consumer: MqSession;
+  publishing: MqSession;
   ws: WsClient | null;
   pump: ToWsPump;
   publisher: FromWsPublisher;
   log: Logger;
 }
 
-async function shutdown({ mq, ws, pump, publisher, log }: Parts, budgetMs: number): Promise<void> {
+async function shutdown(
+  { consumer, publishing, ws, pump, publisher, log }: Parts,
+  budgetMs: number,
+): Promise<void> {
   const deadline = Date.now() + budgetMs;
   const left = () => Math.max(0, deadline - Date.now());
   log.info("Shutting down");
   // Half the budget for sent frames to settle; the rest to confirm what the WebSocket sent.
-  await pump.stop(mq.up ? left() / 2 : 0);
+  await pump.stop(consumer.up ? left() / 2 : 0);
   await ws?.close();
-  if (mq.up) await within(publisher.drained(), left());
+  if (publishing.up) await within(publisher.drained(), left());
   publisher.dispose();
   if (publisher.buffered > 0) {
     log.error("WebSocket messages not confirmed by the broker at shutdown are lost", {
       count: publisher.buffered,
+      bytes: publisher.bufferedBytes,
     });
   }
-  await mq.close();
+  await Promise.all([consumer.close(), publishing.close()]);
   log.info("Stopped");
 }

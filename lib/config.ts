@@ -57,7 +57,12 @@ export interface MqSettings {
   ttlFromWsMs: number;
   consumerTag: string;
   prefetch: number;
+  /** Most from_ws messages held unconfirmed before reading from the WebSocket pauses. */
   bufferLimit: number;
+  /** Most bytes of them held before reading pauses; a larger single message is rejected. */
+  bufferBytes: number;
+  /** Type of the queues the bridge creates when they are missing (existing ones are used as they are). */
+  queueType: "classic" | "quorum";
   maxConnectAttempts: number;
   reconnectDelaySecs: number;
   heartbeatSecs: number;
@@ -193,6 +198,8 @@ function readMq(r: Reader): MqSettings | null {
     consumerTag,
     prefetch: r.integer("aws_mq.mq_prefetch", 2000, { min: 1, max: 65535 }),
     bufferLimit: r.integer("aws_mq.mq_buffer_limit", 10_000, { min: 1 }),
+    bufferBytes: r.integer("aws_mq.mq_buffer_bytes", 16_777_216, { min: 1024 }),
+    queueType: r.choice("aws_mq.mq_queue_type", ["classic", "quorum"] as const, "classic"),
     maxConnectAttempts: r.integer("aws_mq.mq_max_connect_attempts", 5, { min: 1 }),
     reconnectDelaySecs: r.number("aws_mq.mq_reconnect_delay_secs", 2, { min: 0 }),
     heartbeatSecs: r.integer("aws_mq.mq_heartbeat_secs", 30, { min: 0, max: 65535 }),
@@ -321,6 +328,15 @@ class Reader {
       (rule.allowed === undefined || rule.allowed.includes(value));
     if (!ok) this.problemWithValue(key, `is not ${rule.what ?? describe(rule, integer)}`);
     return ok ? value : fallback;
+  }
+
+  /** One of `choices` (case-insensitive), or `fallback` when unset. */
+  choice<T extends string>(key: string, choices: readonly T[], fallback: T): T {
+    const text = this.text(key, false)?.toLowerCase();
+    if (text === undefined || text === null) return fallback;
+    if ((choices as readonly string[]).includes(text)) return text as T;
+    this.problemWithValue(key, `is not one of ${choices.join(", ")}`);
+    return fallback;
   }
 
   /** true/false, yes/no, on/off, 1/0, as configparser's getboolean() reads them. */

@@ -45,6 +45,8 @@ export const KEYS: readonly KeyDef[] = [
   { section: "aws_mq", key: "mq_ca_file", ours: true },
   { section: "aws_mq", key: "mq_prefetch", default: "2000", ours: true },
   { section: "aws_mq", key: "mq_buffer_limit", default: "10000", ours: true },
+  { section: "aws_mq", key: "mq_buffer_bytes", default: "16777216", ours: true },
+  { section: "aws_mq", key: "mq_queue_type", default: "classic", ours: true },
   { section: "aws_mq", key: "mq_max_connect_attempts", default: "5", ours: true },
   { section: "aws_mq", key: "mq_reconnect_delay_secs", default: "2", ours: true },
   { section: "aws_mq", key: "mq_heartbeat_secs", default: "30", ours: true },

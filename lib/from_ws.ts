@@ -4,11 +4,17 @@
  * does it count as bridged. Publishing is pipelined (up to `window`
  * unconfirmed at once), never one round trip per message.
  *
+ * What is held is bounded in messages (`limit`, mq_buffer_limit) and bytes
+ * (`limitBytes`, mq_buffer_bytes). At either bound the publisher asks for
+ * backpressure (`onPressure(true)`: the WebSocket client stops reading, and
+ * the API's sends block in TCP); at half of both it lets go. So nothing is
+ * dropped whether the broker is slow, blocked by an alarm or reconnecting,
+ * for as long as it takes. The one exception: a single message larger than
+ * `limitBytes` is rejected, counted and logged.
+ *
  * When the connection drops, every unconfirmed message goes back to waiting
  * and is published again, in order, after the reconnect (a message keeps its
- * message_id, so consumers can drop the rare duplicate). While the broker is
- * away, at most `limit` messages wait; beyond that new ones are dropped,
- * each one counted and logged, never silently.
+ * message_id, so consumers can drop the rare duplicate).
  *
  * `confirmed` is a watermark: every message numbered up to it is settled.
  * The to_ws direction uses it to delay acknowledgements (see to_ws.ts).
@@ -17,13 +23,17 @@ import { Buffer } from "node:buffer";
 import type { MqSession } from "../handlers/mq.ts";
 import { MqReturnedError } from "../handlers/mq.ts";
 import { errorText, type Logger } from "../handlers/logging.ts";
+import { systemTimers, type TimerHandle, type Timers } from "./timers.ts";
+import { EventSummary } from "./event_summary.ts";
 import {
   FROM_WS_BUFFERED,
+  FROM_WS_BUFFERED_BYTES,
   FROM_WS_DROPPED_TOTAL,
   FROM_WS_PUBLISH_FAILURES_TOTAL,
   FROM_WS_RECEIVED_TOTAL,
   FROM_WS_TOTAL,
   type Metrics,
+  WS_READ_PAUSES_TOTAL,
 } from "./metrics.ts";
 
 /** The part of the broker session the publisher uses. */
@@ -32,16 +42,37 @@ export type PublishTarget = Pick<
   "up" | "generation" | "writable" | "publish" | "waitWritable" | "redeclare"
 >;
 
+/** What to_ws needs of this direction: how far the broker has confirmed what the WebSocket sent. */
+export interface ReplyWatermark {
+  /** Number of the last message taken from the WebSocket. */
+  readonly received: number;
+  /** Every message numbered up to this one is settled. */
+  readonly confirmed: number;
+  /** Calls `fn` whenever `confirmed` moves on. */
+  onConfirmed(fn: () => void): void;
+}
+
 /** Where and how to publish, and how much to hold. */
 export interface PublisherOptions {
   queue: string;
   ttlMs: number;
-  /** Most messages held (waiting or unconfirmed) before new ones are dropped. */
+  /** Most messages held (waiting or unconfirmed) before reading pauses. */
   limit: number;
+  /** Most bytes held before reading pauses; a larger single message is rejected. */
+  limitBytes: number;
   /** Most messages published and not yet confirmed. */
   window: number;
   /** Prefix of each message_id; unique to this process. */
   idPrefix: string;
+}
+
+/** What the publisher works with besides the broker. */
+export interface PublisherDeps {
+  log: Logger;
+  metrics: Metrics;
+  clock?: Timers;
+  /** Seconds between two summary lines of repeated events (failures, rejections). */
+  summarySecs?: number;
 }
 
 interface Item {
@@ -55,33 +86,65 @@ interface Item {
 }
 
 const RETRY_PAUSE_MS = 1_000;
-const DROP_LOG_INTERVAL_MS = 5_000;
+const SUMMARY_SECS = 10;
 
 /** Publishes what the WebSocket sends, confirmed, in order, bounded. */
-export class FromWsPublisher {
+export class FromWsPublisher implements ReplyWatermark {
   readonly #mq: PublishTarget;
   readonly #opts: PublisherOptions;
-  readonly #log: Logger;
   readonly #metrics: Metrics;
+  readonly #clock: Timers;
   readonly #items = new Map<number, Item>();
   #last = 0; // highest seq assigned
   #confirmed = 0; // every seq <= this is done
   #next = 1; // lowest seq that may still need publishing
   #inflight = 0;
+  #bytes = 0; // body bytes of the items not yet done
   #pumping = false;
   #waitingDrain = false;
   #pausedUntil = 0;
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryTimer: TimerHandle | undefined;
   #drainWaiters: (() => void)[] = [];
-  #dropped = 0;
-  #lastDropLog = 0;
+  #confirmListeners: (() => void)[] = [];
+  #pressure = false;
+  #onPressure: (paused: boolean) => void = () => {};
+  readonly #failures: EventSummary<{ error: string }>;
+  readonly #rejections: EventSummary<{ bytes: number }>;
 
-  constructor(mq: PublishTarget, opts: PublisherOptions, deps: { log: Logger; metrics: Metrics }) {
+  constructor(mq: PublishTarget, opts: PublisherOptions, deps: PublisherDeps) {
     this.#mq = mq;
     this.#opts = opts;
-    this.#log = deps.log;
     this.#metrics = deps.metrics;
+    this.#clock = deps.clock ?? systemTimers;
+    const log = deps.log;
+    const intervalMs = (deps.summarySecs ?? SUMMARY_SECS) * 1000;
+    this.#failures = new EventSummary(
+      ({ error }, n, spanMs) => {
+        log.warn("Publishes not confirmed by the broker; retrying them", {
+          queue: opts.queue,
+          count: n,
+          ...span(spanMs),
+          error,
+        });
+      },
+      intervalMs,
+      this.#clock,
+    );
+    this.#rejections = new EventSummary(
+      ({ bytes }, n, spanMs) => {
+        log.error("Rejected WebSocket messages larger than mq_buffer_bytes (dropped)", {
+          count: n,
+          ...span(spanMs),
+          bytes,
+          limit: opts.limitBytes,
+          dropped_total: this.#rejections.total,
+        });
+      },
+      intervalMs,
+      this.#clock,
+    );
     deps.metrics.gauge(FROM_WS_BUFFERED, () => this.buffered);
+    deps.metrics.gauge(FROM_WS_BUFFERED_BYTES, () => this.#bytes);
   }
 
   /** Number of the last message accepted. */
@@ -99,11 +162,26 @@ export class FromWsPublisher {
     return this.#last - this.#confirmed;
   }
 
-  /** Takes a message from the WebSocket; false if it was dropped because the buffer is full. */
+  /** Body bytes of the messages waiting or unconfirmed. */
+  get bufferedBytes(): number {
+    return this.#bytes;
+  }
+
+  onConfirmed(fn: () => void): void {
+    this.#confirmListeners.push(fn);
+  }
+
+  /** Calls `fn(true)` when reading from the WebSocket must pause, `fn(false)` when it may go on. */
+  onPressure(fn: (paused: boolean) => void): void {
+    this.#onPressure = fn;
+  }
+
+  /** Takes a message from the WebSocket; false if it was rejected (larger than limitBytes). */
   accept(body: Buffer, contentType: string): boolean {
     this.#metrics.count(FROM_WS_RECEIVED_TOTAL);
-    if (this.buffered >= this.#opts.limit) {
-      this.#drop();
+    if (body.length > this.#opts.limitBytes) {
+      this.#metrics.count(FROM_WS_DROPPED_TOTAL);
+      this.#rejections.note({ bytes: body.length });
       return false;
     }
     this.#add({ body, contentType });
@@ -140,27 +218,23 @@ export class FromWsPublisher {
     this.#advance();
   }
 
-  /** Stops the retry timer; held messages stay where they are. */
+  /** Stops the timers and writes what the summaries hold; held messages stay where they are. */
   dispose(): void {
-    clearTimeout(this.#retryTimer);
+    this.#clock.clearTimeout(this.#retryTimer);
+    this.#failures.flush();
+    this.#rejections.flush();
   }
 
   #add(fields: Pick<Item, "body" | "contentType" | "onSettled">): void {
     const seq = ++this.#last;
     this.#items.set(seq, { seq, state: "waiting", generation: 0, ...fields });
+    this.#bytes += fields.body.length;
+    if (!this.#pressure && (this.buffered >= this.#opts.limit || this.#bytes >= this.#opts.limitBytes)) {
+      this.#pressure = true;
+      this.#metrics.count(WS_READ_PAUSES_TOTAL);
+      this.#onPressure(true);
+    }
     this.#pump();
-  }
-
-  #drop(): void {
-    this.#dropped++;
-    this.#metrics.count(FROM_WS_DROPPED_TOTAL);
-    const now = Date.now();
-    if (now - this.#lastDropLog < DROP_LOG_INTERVAL_MS) return;
-    this.#lastDropLog = now;
-    this.#log.error(
-      `Dropped WebSocket messages: ${this.#opts.limit} already wait for the broker (mq_buffer_limit)`,
-      { dropped_total: this.#dropped },
-    );
   }
 
   #pump(): void {
@@ -168,7 +242,7 @@ export class FromWsPublisher {
     this.#pumping = true;
     try {
       const mq = this.#mq;
-      if (this.#pausedUntil > 0 && Date.now() < this.#pausedUntil) return this.#retryLater();
+      if (this.#pausedUntil > 0 && this.#clock.now() < this.#pausedUntil) return this.#retryLater();
       while (mq.up && mq.writable && this.#inflight < this.#opts.window && this.#next <= this.#last) {
         const item = this.#items.get(this.#next++);
         if (item?.state === "waiting") this.#publish(item);
@@ -213,7 +287,7 @@ export class FromWsPublisher {
     } else if (current) {
       this.#inflight--;
       this.#metrics.count(FROM_WS_PUBLISH_FAILURES_TOTAL);
-      this.#log.warn("Publish not confirmed; will retry", { queue: this.#opts.queue, error: errorText(err) });
+      this.#failures.note({ error: errorText(err) });
       if (item.onSettled) {
         this.#finish(item, false);
       } else {
@@ -221,7 +295,7 @@ export class FromWsPublisher {
         this.#next = Math.min(this.#next, item.seq);
       }
       // Retry after a pause, never in a tight loop against a failing channel.
-      this.#pausedUntil = Date.now() + RETRY_PAUSE_MS;
+      this.#pausedUntil = this.#clock.now() + RETRY_PAUSE_MS;
       if (err instanceof MqReturnedError) this.#mq.redeclare().catch(() => {});
     }
     this.#advance();
@@ -234,18 +308,33 @@ export class FromWsPublisher {
   }
 
   #advance(): void {
-    while (this.#items.get(this.#confirmed + 1)?.state === "done") {
+    const before = this.#confirmed;
+    for (let item = this.#items.get(this.#confirmed + 1); item?.state === "done";) {
       this.#items.delete(++this.#confirmed);
+      this.#bytes -= item.body.length;
+      item = this.#items.get(this.#confirmed + 1);
     }
     if (this.#next <= this.#confirmed) this.#next = this.#confirmed + 1;
+    if (this.#confirmed === before) return;
+    const { limit, limitBytes } = this.#opts;
+    if (this.#pressure && this.buffered <= limit / 2 && this.#bytes <= limitBytes / 2) {
+      this.#pressure = false;
+      this.#onPressure(false);
+    }
+    for (const fn of this.#confirmListeners) fn();
     if (this.buffered === 0) { for (const wake of this.#drainWaiters.splice(0)) wake(); }
   }
 
   #retryLater(): void {
     if (this.#retryTimer !== undefined) return;
-    this.#retryTimer = setTimeout(() => {
+    this.#retryTimer = this.#clock.setTimeout(() => {
       this.#retryTimer = undefined;
       this.#pump();
-    }, Math.max(0, this.#pausedUntil - Date.now()));
+    }, Math.max(0, this.#pausedUntil - this.#clock.now()));
   }
+}
+
+/** The span of a summary line, in seconds; absent for the first event of a spell. */
+function span(ms: number): { in_last_secs?: number } {
+  return ms > 0 ? { in_last_secs: Math.round(ms / 100) / 10 } : {};
 }

@@ -20,10 +20,14 @@ export const TO_WS_REJECTED_TOTAL = "to_ws_rejected_total";
 export const FROM_WS_RECEIVED_TOTAL = "from_ws_received_total";
 /** Publish attempts the broker did not confirm; the message is retried. */
 export const FROM_WS_PUBLISH_FAILURES_TOTAL = "from_ws_publish_failures_total";
-/** WebSocket messages dropped because the buffer was full while the broker was down. */
+/** WebSocket messages rejected because one alone is larger than mq_buffer_bytes (the only drop). */
 export const FROM_WS_DROPPED_TOTAL = "from_ws_dropped_total";
+/** Times reading from the WebSocket paused because mq_buffer_limit or mq_buffer_bytes was reached. */
+export const WS_READ_PAUSES_TOTAL = "ws_read_pauses_total";
 /** Gauge: WebSocket messages waiting for the broker's confirmation. */
 export const FROM_WS_BUFFERED = "from_ws_buffered";
+/** Gauge: body bytes of the WebSocket messages waiting for the broker's confirmation. */
+export const FROM_WS_BUFFERED_BYTES = "from_ws_buffered_bytes";
 /** Gauge: to_ws messages received from the broker and not yet acknowledged. */
 export const TO_WS_UNACKED = "to_ws_unacked";
 

@@ -1,19 +1,22 @@
 /**
  * Broker -> WebSocket. Consumes `mq_qname_to_ws` while a WebSocket is open
  * (stops consuming while it is down, so there is no reject-redeliver loop)
- * and sends each message as a frame. All acknowledging happens in
- * `#ackPrefix`, in delivery order; a message is acknowledged only when:
+ * and sends each message as a frame. Every acknowledgement goes through
+ * `#settle`, in delivery order; a message is acknowledged only when:
  *
- * 1. its frame has left the bridge (the socket's bufferedAmount says so),
+ * 1. its frame is written to the API's TCP socket (the relay says so, as an
+ *    event: `onWritten`),
  * 2. the connection then stayed open for `ackDelayMs`: a peer that closes or
  *    dies while frames are in flight makes us hand them back instead, and
  * 3. every message the WebSocket sent us up to that moment has been
- *    confirmed by the broker, so a reply to this message (for a
- *    request/response API) is never lost if the bridge is killed.
+ *    confirmed by the broker (the reply watermark), so a reply to this
+ *    message (for a request/response API) is never lost if the bridge is
+ *    killed.
  *
  * Otherwise the message goes back to the queue (nack + requeue) and is sent
  * again later: at-least-once, never lost. Frames wait (up to the prefetch)
- * while the socket has `maxBufferedBytes` unsent, which bounds memory.
+ * while `maxBufferedBytes` of payload sent on the connection is not yet
+ * written out, which bounds memory.
  *
  * In stub mode (-X) each message is published to the from_ws queue instead
  * and acknowledged once the broker confirms it.
@@ -23,7 +26,8 @@ import type { MqAckHandle, MqDelivery, MqSession } from "../handlers/mq.ts";
 import type { WsConnection } from "../handlers/ws.ts";
 import type { Logger } from "../handlers/logging.ts";
 import { within } from "./async.ts";
-import type { FromWsPublisher } from "./from_ws.ts";
+import { systemTimers, type TimerHandle, type Timers } from "./timers.ts";
+import type { FromWsPublisher, ReplyWatermark } from "./from_ws.ts";
 import {
   type Metrics,
   TO_WS_REJECTED_TOTAL,
@@ -46,6 +50,17 @@ export interface ToWsOptions {
   maxMessageBytes: number;
 }
 
+/** What the pump works with besides the broker. */
+export interface ToWsDeps {
+  log: Logger;
+  metrics: Metrics;
+  /** How far the from_ws direction is confirmed (rule 3). */
+  replies: ReplyWatermark;
+  /** Stub mode only: where to_ws messages are published instead of sent. */
+  forwarder?: Pick<FromWsPublisher, "forward">;
+  clock?: Timers;
+}
+
 interface Entry {
   handle: MqAckHandle;
   /** The message, until its frame is sent (then released: only the tag is needed to ack). */
@@ -53,48 +68,48 @@ interface Entry {
   state: "waiting" | "sent" | "ok" | "failed";
   /** sentBytes of the connection once this frame was handed to it. */
   end: number;
-  /** When bufferedAmount showed the frame had left (0 = not yet). */
-  flushedAt: number;
+  /** When the frame was seen written out (-1 = not yet). */
+  writtenAt: number;
   /** from_ws messages that must be confirmed first (-1 = not yet fixed). */
   needSeq: number;
 }
 
 const TEXT = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/** Acknowledgements due within this much of each other go out together (fewer timers, fewer frames). */
+const ACK_BATCH_MS = 5;
 
 /** Moves to_ws messages to the WebSocket (or, in stub mode, to the from_ws queue). */
 export class ToWsPump {
   readonly #mq: ConsumeSource;
   readonly #opts: ToWsOptions;
-  readonly #publisher: FromWsPublisher;
+  readonly #replies: ReplyWatermark;
+  readonly #forwarder: Pick<FromWsPublisher, "forward"> | null;
   readonly #log: Logger;
   readonly #metrics: Metrics;
-  readonly #tickMs: number;
+  readonly #clock: Timers;
   #entries = new Queue<Entry>(); // every unacknowledged delivery, in delivery order
-  #waiting = new Queue<Entry>(); // received, not yet sent (send buffer full)
-  #stamp = 0; // index in #entries of the first sent entry not yet seen flushed
+  #waiting = new Queue<Entry>(); // received, not yet sent (too much not yet written out)
+  #stamp = 0; // index in #entries of the first sent entry not yet seen written
   #conn: WsConnection | null = null;
   #stub = false;
   #stopping = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #ackQueued = false;
-  #lastFlushed = 0; // bytes the connection had flushed at the last tick
-  #draining = false; // whether the socket flushed anything since the tick before
+  #timer: TimerHandle | undefined;
+  #timerAt = Infinity;
+  #settleQueued = false;
+  #needConfirm = false; // the front entry waits for the reply watermark
   #idleWaiters: (() => void)[] = [];
 
-  constructor(
-    mq: ConsumeSource,
-    publisher: FromWsPublisher,
-    opts: ToWsOptions,
-    deps: { log: Logger; metrics: Metrics },
-  ) {
+  constructor(mq: ConsumeSource, opts: ToWsOptions, deps: ToWsDeps) {
     this.#mq = mq;
-    this.#publisher = publisher;
     this.#opts = opts;
+    this.#replies = deps.replies;
+    this.#forwarder = deps.forwarder ?? null;
     this.#log = deps.log;
     this.#metrics = deps.metrics;
-    // Frames are seen to leave, and acknowledged, on a tick: a fine one keeps the
-    // hold close to ackDelayMs, and so the prefetch window free for new messages.
-    this.#tickMs = Math.min(5, Math.max(1, opts.ackDelayMs / 20));
+    this.#clock = deps.clock ?? systemTimers;
+    deps.replies.onConfirmed(() => {
+      if (this.#needConfirm) this.#settle();
+    });
     deps.metrics.gauge(TO_WS_UNACKED, () => this.#entries.length);
   }
 
@@ -104,13 +119,25 @@ export class ToWsPump {
     if (!this.#stopping) this.#consume();
   }
 
-  /** The connection closed: stop consuming, hand back everything not yet acknowledged. */
+  /** The connection closed (or was given up): stop consuming, hand back everything not yet acknowledged. */
   detach(conn: WsConnection): void {
     if (this.#conn !== conn) return;
     this.#conn = null;
     this.#mq.stopConsumer();
-    this.#tick();
     this.#handBack();
+  }
+
+  /** More of what was sent on `conn` is written out: note it, send what waits, acknowledge what is due. */
+  onWritten(conn: WsConnection): void {
+    if (conn !== this.#conn) return; // an earlier connection: its entries were handed back
+    const written = conn.writtenBytes;
+    const now = this.#clock.now();
+    for (let e = this.#entries.at(this.#stamp); e?.state === "sent" && e.end <= written;) {
+      e.writtenAt = now;
+      e = this.#entries.at(++this.#stamp);
+    }
+    this.#fill(conn);
+    this.#settle();
   }
 
   /** Stub mode: consume and republish to the from_ws queue. */
@@ -132,12 +159,12 @@ export class ToWsPump {
     this.#stopping = true;
     await this.#mq.stopConsumer();
     for (const entry of this.#waiting.drain()) entry.state = "failed";
-    this.#ackPrefix();
+    this.#settle();
     if (this.#entries.length > 0) {
       await within(new Promise<void>((resolve) => this.#idleWaiters.push(resolve)), ms);
     }
     this.#handBack();
-    clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
   }
 
   #consume(): void {
@@ -164,15 +191,27 @@ export class ToWsPump {
       return;
     }
     const handle = { tag: delivery.tag, generation: delivery.generation };
-    const entry: Entry = { handle, delivery, state: "waiting", end: 0, flushedAt: 0, needSeq: -1 };
+    const entry: Entry = { handle, delivery, state: "waiting", end: 0, writtenAt: -1, needSeq: -1 };
     this.#entries.push(entry);
     if (this.#stub) return this.#forward(entry);
-    if (this.#waiting.length === 0 && conn!.bufferedAmount < this.#opts.maxBufferedBytes) {
+    if (this.#waiting.length === 0 && this.#backlog(conn!) < this.#opts.maxBufferedBytes) {
       this.#send(entry, conn!);
     } else {
       this.#waiting.push(entry);
     }
-    this.#arm();
+  }
+
+  /** Payload bytes sent on `conn` and not yet written out. */
+  #backlog(conn: WsConnection): number {
+    return conn.sentBytes - conn.writtenBytes;
+  }
+
+  /** Sends waiting frames while the backlog is under the limit. */
+  #fill(conn: WsConnection): void {
+    while (this.#waiting.length > 0 && this.#backlog(conn) < this.#opts.maxBufferedBytes) {
+      if (!this.#send(this.#waiting.at(0)!, conn)) break;
+      this.#waiting.shift();
+    }
   }
 
   #send(entry: Entry, conn: WsConnection): boolean {
@@ -193,60 +232,41 @@ export class ToWsPump {
     entry.state = "sent";
     entry.delivery = null;
     const type = typeof asFrame(body, contentType) === "string" ? "text/plain" : "application/octet-stream";
-    this.#publisher.forward(body, type, (ok) => {
+    this.#forwarder!.forward(body, type, (ok) => {
       entry.state = ok ? "ok" : "failed";
-      if (!this.#ackQueued) {
-        this.#ackQueued = true; // one ack for every confirm that arrived in this turn
+      if (!this.#settleQueued) {
+        this.#settleQueued = true; // one ack for every confirm that arrived in this turn
         queueMicrotask(() => {
-          this.#ackQueued = false;
-          this.#ackPrefix();
+          this.#settleQueued = false;
+          this.#settle();
         });
       }
     });
   }
 
-  #arm(): void {
-    if (this.#timer === undefined && this.#entries.length > 0) {
-      // The socket has no "drained" event: while frames wait for room in its
-      // send buffer and it is draining, look again at the next turn of the
-      // timer loop (a stalled peer gets the normal tick).
-      const ms = this.#waiting.length > 0 && this.#draining ? 1 : this.#tickMs;
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.#tick();
-        this.#arm();
-      }, ms);
+  /**
+   * The one place that acknowledges: marks written entries ok once their
+   * hold has passed and the replies before them are confirmed, then acks the
+   * ok ones at the front (one multiple ack) and requeues failed ones.
+   */
+  #settle(): void {
+    const now = this.#clock.now();
+    this.#needConfirm = false;
+    for (let i = 0, e; (e = this.#entries.at(i)) && e.state !== "waiting"; i++) {
+      if (e.state !== "sent") continue;
+      if (e.writtenAt < 0) break;
+      const due = e.writtenAt + this.#opts.ackDelayMs;
+      if (now < due) {
+        this.#wakeAt(due);
+        break;
+      }
+      if (e.needSeq < 0) e.needSeq = this.#replies.received;
+      if (this.#replies.confirmed < e.needSeq) {
+        this.#needConfirm = true;
+        break;
+      }
+      e.state = "ok";
     }
-  }
-
-  /** Sends what waits, notes which frames have left, marks settled ones ok, acknowledges. */
-  #tick(): void {
-    const conn = this.#conn;
-    if (conn) {
-      while (this.#waiting.length > 0 && conn.bufferedAmount < this.#opts.maxBufferedBytes) {
-        if (!this.#send(this.#waiting.at(0)!, conn)) break;
-        this.#waiting.shift();
-      }
-      const flushed = conn.sentBytes - conn.bufferedAmount;
-      this.#draining = flushed > this.#lastFlushed;
-      this.#lastFlushed = flushed;
-      const now = performance.now();
-      for (let e = this.#entries.at(this.#stamp); e?.state === "sent" && e.end <= flushed;) {
-        e.flushedAt = now;
-        e = this.#entries.at(++this.#stamp);
-      }
-      for (let i = 0, e; (e = this.#entries.at(i)) && e.state === "sent" && e.flushedAt > 0; i++) {
-        if (now - e.flushedAt < this.#opts.ackDelayMs) break;
-        if (e.needSeq < 0) e.needSeq = this.#publisher.received;
-        if (this.#publisher.confirmed < e.needSeq) break;
-        e.state = "ok";
-      }
-    }
-    this.#ackPrefix();
-  }
-
-  /** The one place that acknowledges: ok entries at the front are acked, failed ones requeued. */
-  #ackPrefix(): void {
     let last: Entry | undefined;
     let acked = 0;
     for (let e; (e = this.#entries.at(0)) && (e.state === "ok" || e.state === "failed");) {
@@ -267,9 +287,22 @@ export class ToWsPump {
     if (this.#entries.length === 0) this.#wakeIdle();
   }
 
+  /** Runs `#settle` at `due` (batched: never sooner than ACK_BATCH_MS from now). */
+  #wakeAt(due: number): void {
+    const at = Math.max(due, this.#clock.now() + ACK_BATCH_MS);
+    if (this.#timer !== undefined && this.#timerAt <= at) return;
+    this.#clock.clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      this.#settle();
+    }, at - this.#clock.now());
+  }
+
   /** Requeues everything not acknowledged, in one nack. */
   #handBack(): void {
-    this.#ackPrefix();
+    this.#settle();
     const rest = this.#entries.drain();
     this.#waiting.drain();
     this.#stamp = 0;

@@ -9,7 +9,7 @@ import { runBridge } from "../lib/bridge.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { Redactor, Secret } from "../lib/secret.ts";
 import { createLogger, type LogRecord, MemorySink } from "../handlers/logging.ts";
-import { MqSession } from "../handlers/mq.ts";
+import { bridgeSessions } from "../handlers/mq.ts";
 import { WsClient } from "../handlers/ws.ts";
 import { AMQP_URL } from "./_broker.ts";
 import { withDeadline } from "./_ws_server.ts";
@@ -106,21 +106,12 @@ export async function startBridge(
   const log = createLogger({ sink, info: true, debug, redactor: new Redactor() });
   const metrics = new MetricsRegistry();
   const name = `test-bridge-${crypto.randomUUID()}`;
-  const mq = new MqSession({
-    url: config.mq.url,
-    displayUrl: config.mq.displayUrl,
-    queues: [config.mq.queueToWs, config.mq.queueFromWs],
-    prefetch: config.mq.prefetch,
-    heartbeatSecs: config.mq.heartbeatSecs,
-    maxConnectAttempts: config.mq.maxConnectAttempts,
-    reconnectDelaySecs: config.mq.reconnectDelaySecs,
-    connectionName: name,
-  }, { log: log.child("mq"), metrics });
+  const sessions = bridgeSessions(config.mq, { log, metrics, name });
   const controller = new AbortController();
   const ws = config.ws;
   const done = runBridge({
     config,
-    mq,
+    ...sessions,
     createWs: stub || !ws
       ? null
       : (handlers) => new WsClient(ws, handlers, { log: log.child("ws"), metrics }),

@@ -141,18 +141,20 @@ export async function consumersOf(queue: string): Promise<{ tag: string; prefetc
     .map((cols) => ({ tag: cols[1]!, prefetch: Number(cols[2]) }));
 }
 
-/** A broker user that exists for one test: its password really authenticates, so tests can hunt for it in logs. */
-export async function brokerUser(): Promise<
-  AsyncDisposable & { name: string; password: string; url: string }
-> {
+/**
+ * A broker user that exists for one test: its password really authenticates, so tests can hunt for
+ * it in logs. `configure` is its configure permission (regex; "^$" lets it create nothing).
+ */
+export async function brokerUser(
+  { configure = ".*", password = `pw-${crypto.randomUUID()}` } = {},
+): Promise<AsyncDisposable & { name: string; password: string; url: string }> {
   const name = `test-user-${crypto.randomUUID().slice(0, 8)}`;
-  const password = `pw-${crypto.randomUUID()}`;
   await rabbitmqctl(["add_user", name, password]);
-  await rabbitmqctl(["set_permissions", "-p", "/", name, ".*", ".*", ".*"]);
+  await rabbitmqctl(["set_permissions", "-p", "/", name, configure, ".*", ".*"]);
   return {
     name,
     password,
-    url: `amqp://${name}:${password}@127.0.0.1:5672`,
+    url: `amqp://${name}:${encodeURIComponent(password)}@127.0.0.1:5672`,
     [Symbol.asyncDispose]: async () => void await rabbitmqctl(["delete_user", name]),
   };
 }

@@ -10,6 +10,7 @@ import type { MqAckHandle, MqDelivery, PublishProps } from "../handlers/mq.ts";
 import type { WsConnection } from "../handlers/ws.ts";
 import type { PublishTarget } from "../lib/from_ws.ts";
 import type { ConsumeSource } from "../lib/to_ws.ts";
+import type { TimerHandle, Timers } from "../lib/timers.ts";
 import { withDeadline } from "./_ws_server.ts";
 
 /** One publish call, settled by the test. */
@@ -114,12 +115,12 @@ export class FakeSource implements ConsumeSource {
   }
 }
 
-/** A WebSocket connection whose unsent bytes (`bufferedAmount`) the test sets. */
+/** A WebSocket connection whose written-out bytes the test moves on (`writeOut`). */
 export class FakeConnection implements WsConnection {
   readonly id = 1;
   isOpen = true;
-  bufferedAmount = 0;
   sentBytes = 0;
+  writtenBytes = 0;
   readonly frames = new Counter<string | Uint8Array>();
 
   send(data: string | Uint8Array, byteLength: number): boolean {
@@ -127,5 +128,52 @@ export class FakeConnection implements WsConnection {
     this.frames.push(data);
     this.sentBytes += byteLength;
     return true;
+  }
+
+  /** Marks `bytes` more (default: all sent so far) as written to the socket; the test then tells the pump. */
+  writeOut(bytes = this.sentBytes - this.writtenBytes): void {
+    this.writtenBytes += bytes;
+  }
+}
+
+/** Timers the test drives: `now()` moves only with `advance()`, which runs what falls due, in order. */
+export class FakeTimers implements Timers {
+  #now = 0;
+  #next = 1;
+  #timers = new Map<number, { at: number; fn: () => void }>();
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const id = this.#next++;
+    this.#timers.set(id, { at: this.#now + Math.max(0, ms), fn });
+    return id;
+  }
+
+  clearTimeout(handle: TimerHandle | undefined): void {
+    this.#timers.delete(handle as number);
+  }
+
+  /** Timers waiting to fire. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves time on by `ms`, firing every timer that falls due on the way. */
+  advance(ms: number): void {
+    const end = this.#now + ms;
+    for (;;) {
+      let first: [number, { at: number; fn: () => void }] | undefined;
+      for (const entry of this.#timers) {
+        if (entry[1].at <= end && (!first || entry[1].at < first[1].at)) first = entry;
+      }
+      if (!first) break;
+      this.#timers.delete(first[0]);
+      this.#now = first[1].at;
+      first[1].fn();
+    }
+    this.#now = end;
   }
 }

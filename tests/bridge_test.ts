@@ -15,6 +15,7 @@ import {
   MQ_CONNECTIONS_LOST_TOTAL,
   TO_WS_TOTAL,
   WS_CONNECTIONS_LOST_TOTAL,
+  WS_READ_PAUSES_TOTAL,
 } from "../lib/metrics.ts";
 
 function bodies(count: number, tag = "m"): string[] {
@@ -156,15 +157,16 @@ Deno.test("runBridge() reconnects when the broker drops its connection and loses
   const sent = bodies(3000);
   await broker.publish(toWs, sent);
   await server.receivedCount(500);
-  assert.equal(await closeConnectionsNamed(bridge.name), 1);
-  await bridge.sink.waitFor(/Connected to broker.*attempt=1/);
+  assert.equal(await closeConnectionsNamed(bridge.name), 2, "both connections: consume and publish");
+  await bridge.sink.waitFor(/\[mq.consume\] Connected to broker.*attempt=1/);
+  await bridge.sink.waitFor(/\[mq.publish\] Connected to broker.*attempt=1/);
   await collectAll(broker, fromWs, sent);
-  assert.equal(bridge.metrics.counter(MQ_CONNECTIONS_LOST_TOTAL), 1);
+  assert.equal(bridge.metrics.counter(MQ_CONNECTIONS_LOST_TOTAL), 2);
   await bridge.stop();
   assert.equal(await broker.ready(toWs), 0);
 });
 
-Deno.test("runBridge() holds WebSocket messages while the broker is unreachable and publishes them after [integration]", async () => {
+Deno.test("runBridge() holds WebSocket messages while the broker is unreachable, pausing at mq_buffer_limit, and publishes every one after [integration]", async () => {
   await using broker = await openBroker();
   const toWs = await broker.queue("to_ws");
   const fromWs = await broker.queue("from_ws");
@@ -173,19 +175,26 @@ Deno.test("runBridge() holds WebSocket messages while the broker is unreachable 
   const mqUrl = `amqp://guest:guest@127.0.0.1:${proxy.port}`;
   const connected = server.nextConnection();
   await using bridge = await startBridge(
-    bridgeValues({ toWs, fromWs, wsUrl: server.url, mqUrl }, { "aws_mq.mq_buffer_limit": "40" }),
+    bridgeValues({ toWs, fromWs, wsUrl: server.url, mqUrl }, {
+      "aws_mq.mq_buffer_limit": "40",
+      "aws_mq.mq_max_connect_attempts": "1", // applies to the first connection only
+    }),
   );
   const socket = await connected;
   proxy.refusing = true;
   proxy.cutAll();
-  await bridge.sink.waitFor(/Lost the broker connection/);
-  const sent = bodies(50, "from-api");
+  await bridge.sink.waitFor(/\[mq.publish\] Lost the broker connection/);
+  const sent = bodies(500, "from-api");
   for (const body of sent) socket.send(body);
-  await bridge.sink.waitFor(/Dropped WebSocket messages/);
+  await bridge.sink.waitFor(
+    /\[mq.publish\] Cannot connect to broker.*attempt="3 \(retrying until it is back\)"/,
+  );
+  assert.ok(bridge.running, "still running after more failed attempts than mq_max_connect_attempts");
   proxy.refusing = false;
-  const got = await broker.collect(fromWs, 40);
-  assert.deepEqual(got.map((m) => m.text), sent.slice(0, 40), "the first 40 kept, in order");
-  assert.equal(bridge.metrics.counter(FROM_WS_DROPPED_TOTAL), 10);
+  const got = await broker.collect(fromWs, 500);
+  assert.deepEqual(got.map((m) => m.text), sent, "every message, in order");
+  assert.equal(bridge.metrics.counter(FROM_WS_DROPPED_TOTAL), 0);
+  assert.ok(bridge.metrics.counter(WS_READ_PAUSES_TOTAL) >= 1, "reading paused at the bound");
 });
 
 Deno.test("runBridge() instances on the same queues share the work without loss [integration]", async () => {

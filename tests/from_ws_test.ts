@@ -1,23 +1,33 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { FromWsPublisher } from "../lib/from_ws.ts";
-import { FROM_WS_DROPPED_TOTAL, FROM_WS_TOTAL, MetricsRegistry } from "../lib/metrics.ts";
+import {
+  FROM_WS_DROPPED_TOTAL,
+  FROM_WS_PUBLISH_FAILURES_TOTAL,
+  FROM_WS_TOTAL,
+  MetricsRegistry,
+  WS_READ_PAUSES_TOTAL,
+} from "../lib/metrics.ts";
 import { MqReturnedError, MqUnavailableError } from "../handlers/mq.ts";
 import { createLogger, MemorySink } from "../handlers/logging.ts";
-import { FakeTarget } from "./_fakes.ts";
+import { FakeTarget, FakeTimers } from "./_fakes.ts";
 
-function setup(options: { limit?: number; window?: number } = {}) {
+function setup(options: { limit?: number; limitBytes?: number; window?: number } = {}) {
   const target = new FakeTarget();
   const sink = new MemorySink();
   const metrics = new MetricsRegistry();
+  const timers = new FakeTimers();
   const publisher = new FromWsPublisher(target, {
     queue: "from_ws",
     ttlMs: 5000,
     limit: options.limit ?? 100,
+    limitBytes: options.limitBytes ?? 1_000_000,
     window: options.window ?? 100,
     idPrefix: "p-",
-  }, { log: createLogger({ sink, info: true, debug: false }), metrics });
-  return { target, sink, metrics, publisher };
+  }, { log: createLogger({ sink, info: true, debug: false }), metrics, clock: timers, summarySecs: 10 });
+  const pressure: boolean[] = [];
+  publisher.onPressure((paused) => pressure.push(paused));
+  return { target, sink, metrics, publisher, timers, pressure };
 }
 
 const accept = (p: FromWsPublisher, text: string) => p.accept(Buffer.from(text), "text/plain");
@@ -78,18 +88,83 @@ Deno.test("FromWsPublisher publishes unconfirmed messages again, in order and wi
   assert.equal(publisher.confirmed, 4);
 });
 
-Deno.test("FromWsPublisher drops what exceeds the buffer while the broker is away, counting and logging it", () => {
-  const { target, publisher, metrics, sink } = setup({ limit: 3 });
+Deno.test("FromWsPublisher asks to pause reading at mq_buffer_limit and to resume at half, dropping nothing", async () => {
+  const { target, publisher, metrics, pressure } = setup({ limit: 4 });
+  target.up = false; // the broker is away: everything waits
+  const kept = ["a", "b", "c", "d", "e", "f"].map((text) => accept(publisher, text));
+  assert.deepEqual(kept, [true, true, true, true, true, true], "what arrives after the pause is kept too");
+  assert.deepEqual(pressure, [true], "one pause at the 4th message");
+  assert.equal(metrics.counter(FROM_WS_DROPPED_TOTAL), 0);
+  assert.equal(metrics.counter(WS_READ_PAUSES_TOTAL), 1);
+  target.up = true;
+  publisher.onMqUp();
+  await target.calls.reach(6, "six publishes");
+  for (const call of target.published.slice(0, 3)) call.resolve();
+  await settled();
+  assert.deepEqual(pressure, [true], "3 held of 4: still paused");
+  target.published[3]!.resolve();
+  await settled();
+  assert.deepEqual(pressure, [true, false], "2 held (half of 4): resumed");
+});
+
+Deno.test("FromWsPublisher asks to pause reading at mq_buffer_bytes", () => {
+  const { target, publisher, pressure } = setup({ limitBytes: 10_000 });
   target.up = false;
-  const kept = ["a", "b", "c", "d", "e"].map((text) => accept(publisher, text));
-  assert.deepEqual(kept, [true, true, true, false, false]);
-  assert.equal(metrics.counter(FROM_WS_DROPPED_TOTAL), 2);
-  assert.equal(
-    sink.records.filter((r) => r.level === "error").length,
-    1,
-    "one line per episode, not per message",
+  publisher.accept(Buffer.alloc(6_000), "application/octet-stream");
+  assert.deepEqual(pressure, []);
+  publisher.accept(Buffer.alloc(4_000), "application/octet-stream");
+  assert.deepEqual(pressure, [true]);
+  assert.equal(publisher.bufferedBytes, 10_000);
+});
+
+Deno.test("FromWsPublisher rejects only a single message larger than mq_buffer_bytes, logged as a summary", () => {
+  const { publisher, metrics, sink, timers } = setup({ limitBytes: 1024 });
+  const big = () => publisher.accept(Buffer.alloc(1025), "application/octet-stream");
+  assert.equal(big(), false);
+  assert.equal(accept(publisher, "small"), true);
+  for (let i = 0; i < 99; i++) big();
+  assert.equal(metrics.counter(FROM_WS_DROPPED_TOTAL), 100);
+  const errors = () => sink.records.filter((r) => r.level === "error");
+  assert.equal(errors().length, 1, "the first at once, the rest held for the summary");
+  timers.advance(10_000);
+  assert.equal(errors().length, 2);
+  assert.match(
+    sink.lines.at(-1)!,
+    /Rejected WebSocket messages larger than mq_buffer_bytes .*count=99 in_last_secs=10/,
   );
-  assert.match(sink.text, /Dropped WebSocket messages: 3 already wait for the broker \(mq_buffer_limit\)/);
+  assert.match(sink.lines.at(-1)!, /dropped_total=100/);
+  timers.advance(60_000);
+  assert.equal(errors().length, 2, "no line for a quiet interval");
+});
+
+Deno.test("FromWsPublisher logs refused publishes as one summary line per interval, and retries them all", async () => {
+  const { target, publisher, metrics, sink, timers } = setup();
+  for (let i = 0; i < 50; i++) accept(publisher, `m${i}`);
+  await target.calls.reach(50, "fifty publishes");
+  for (const call of target.published) {
+    call.reject(new MqUnavailableError("The broker did not confirm the message"));
+  }
+  await settled();
+  assert.equal(metrics.counter(FROM_WS_PUBLISH_FAILURES_TOTAL), 50);
+  assert.equal(
+    sink.records.filter((r) => r.level === "warn").length,
+    1,
+    "one line at once, the rest summed up later",
+  );
+  timers.advance(1_000); // the retry pause
+  await target.calls.reach(100, "fifty retries");
+  for (const call of target.published.slice(50)) call.reject(new MqUnavailableError("still refused"));
+  await settled();
+  timers.advance(10_000);
+  const warns = sink.lines.filter((line) => / WARN /.test(line));
+  assert.equal(warns.length, 2);
+  assert.match(warns[1]!, /count=99 in_last_secs=10 error="still refused"/);
+  timers.advance(1_000);
+  await target.calls.reach(150, "retried again");
+  for (const call of target.published.slice(100)) call.resolve();
+  await publisher.drained();
+  assert.equal(publisher.confirmed, 50);
+  publisher.dispose();
 });
 
 Deno.test("FromWsPublisher waits for the socket to drain before publishing more", async () => {
@@ -103,11 +178,13 @@ Deno.test("FromWsPublisher waits for the socket to drain before publishing more"
 });
 
 Deno.test("FromWsPublisher retries a message the broker routed nowhere, after declaring the queues again", async () => {
-  const { target, publisher } = setup();
+  const { target, publisher, timers } = setup();
   accept(publisher, "a");
   await target.calls.reach(1, "a publish");
   target.published[0]!.reject(new MqReturnedError("no route"));
-  await target.calls.reach(2, "a retry", 3_000);
+  await settled();
+  timers.advance(1_000); // the retry pause
+  await target.calls.reach(2, "a retry");
   assert.equal(target.redeclared, 1);
   assert.equal(target.published[1]!.props.messageId, "p-1");
   target.published[1]!.resolve();

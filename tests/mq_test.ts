@@ -9,6 +9,7 @@ import { MetricsRegistry, MQ_CONNECTION_ATTEMPTS_TOTAL, MQ_CONNECTIONS_LOST_TOTA
 import { Redactor, redactUrl, Secret } from "../lib/secret.ts";
 import { createLogger } from "../handlers/logging.ts";
 import {
+  MqAccessError,
   type MqDelivery,
   MqGaveUpError,
   MqReturnedError,
@@ -19,7 +20,7 @@ import {
   withHeartbeat,
 } from "../handlers/mq.ts";
 import { WatchedSink } from "./_bridge.ts";
-import { AMQP_URL, closeConnectionsNamed, consumersOf, openBroker } from "./_broker.ts";
+import { AMQP_URL, brokerUser, closeConnectionsNamed, consumersOf, openBroker } from "./_broker.ts";
 import { startProxy, type TcpProxy } from "./_proxy.ts";
 import { makeTestPki, startTlsForwarder } from "./_tls.ts";
 import { withDeadline } from "./_ws_server.ts";
@@ -224,31 +225,54 @@ Deno.test("MqSession.publish() rejects with MqUnavailableError before start()", 
   await assert.rejects(mq.publish("q", Buffer.from("x"), TEXT), MqUnavailableError);
 });
 
-Deno.test("MqSession.start() rejects with MqSetupError when a queue exists non-durable, without retrying [integration]", async () => {
+Deno.test("MqSession.start() uses existing queues as the operator made them: non-durable, TTL, max-length, quorum [integration]", async () => {
   await using broker = await openBroker();
-  const queue = await broker.queue("nondurable", { durable: false });
-  await using mq = session({ queues: [queue], maxConnectAttempts: 5 });
-  const error = await settledError(mq.start());
-  assert.ok(error instanceof MqSetupError, `got ${error}`);
-  assert.ok(error.message.includes(`"${queue}"`), error.message);
-  assert.match(error.message, /PRECONDITION_FAILED/);
-  assert.match(error.message, /durable/);
-  assert.equal(mq.metrics.counter(MQ_CONNECTION_ATTEMPTS_TOTAL), 1, "no retry");
-  assert.equal(await settledError(mq.closed), error, "closed rejects with the same error");
-  assert.ok(!mq.sink.text.includes("retrying"), "never retried");
+  const queues = [
+    await broker.queue("nondurable", { durable: false }),
+    await broker.queue("ttl", { durable: true, arguments: { "x-message-ttl": 60_000 } }),
+    await broker.queue("bounded", {
+      durable: true,
+      arguments: { "x-max-length": 100, "x-dead-letter-exchange": "" },
+    }),
+    await broker.queue("quorum", { durable: true, arguments: { "x-queue-type": "quorum" } }),
+  ];
+  await using mq = session({ queues });
+  await mq.start();
+  for (const queue of queues) await mq.publish(queue, Buffer.from(`to ${queue}`), TEXT);
+  for (const queue of queues) assert.equal(await broker.ready(queue), 1, `published to ${queue}`);
+  assert.equal(mq.metrics.counter(MQ_CONNECTION_ATTEMPTS_TOTAL), 1);
+  assert.ok(!/WARN|ERROR/.test(mq.sink.text), `no warning on the way:\n${mq.sink.text}`);
 });
 
-Deno.test("MqSession.start() rejects with MqSetupError when a queue exists with x-message-ttl [integration]", async () => {
-  await using broker = await openBroker();
-  const good = await broker.queue("good");
-  const queue = await broker.queue("ttl", { durable: true, arguments: { "x-message-ttl": 1000 } });
-  await using mq = session({ queues: [good, queue] });
+Deno.test("MqSession.start() creates a missing queue of queueType quorum, durable [integration]", async () => {
+  const fresh = `test.fresh-quorum.${crypto.randomUUID()}`;
+  try {
+    await using mq = session({ queues: [fresh], queueType: "quorum" });
+    await mq.start();
+    const rows = (await rabbitmqctl(["list_queues", "name", "type", "durable"]))
+      .split("\n").filter((line) => line.startsWith(`${fresh}\t`));
+    assert.deepEqual(rows, [`${fresh}\tquorum\ttrue`]);
+  } finally {
+    await rabbitmqctl(["delete_queue", fresh]);
+  }
+});
+
+Deno.test("MqSession.start() rejects once with MqSetupError naming every queue it may not create [integration]", async () => {
+  await using user = await brokerUser({ configure: "^$" }); // may use queues, may create none
+  const missing = [`test.missing-a.${crypto.randomUUID()}`, `test.missing-b.${crypto.randomUUID()}`];
+  await using mq = session({ url: user.url, queues: missing, maxConnectAttempts: 5 });
   const error = await settledError(mq.start());
   assert.ok(error instanceof MqSetupError, `got ${error}`);
-  assert.ok(error.message.includes(`"${queue}"`), error.message);
-  assert.match(error.message, /x-message-ttl/);
-  assert.equal(mq.metrics.counter(MQ_CONNECTION_ATTEMPTS_TOTAL), 1);
-  assert.match(await mq.sink.waitFor(/ERROR/), /Cannot declare queue/);
+  for (const queue of missing) {
+    assert.ok(error.message.includes(`Cannot create queue "${queue}": access refused`));
+  }
+  assert.match(error.message, /create it beforehand or grant the user "configure" permission/);
+  assert.equal(mq.metrics.counter(MQ_CONNECTION_ATTEMPTS_TOTAL), 1, "no retry");
+  assert.deepEqual(
+    mq.sink.lines.filter((line) => / (WARN|ERROR) /.test(line)).length,
+    1,
+    `one line, no warning before it:\n${mq.sink.text}`,
+  );
 });
 
 Deno.test("MqSession.start() declares missing queues durable, without arguments [integration]", async () => {
@@ -405,7 +429,7 @@ Deno.test("MqSession.start() gives up after maxConnectAttempts at a closed port 
   assert.match(mq.sink.text, /retrying in 0\.1 s.*ECONNREFUSED|retrying in 0\.1 s.*refused/i);
 });
 
-Deno.test("MqSession gives up when the broker stays unreachable after a dropped connection [integration]", async () => {
+Deno.test("MqSession keeps retrying a dropped connection past maxConnectAttempts, and is back with the broker [integration]", async () => {
   await using proxy = startProxy(5672);
   await using mq = session({ url: `amqp://guest:guest@127.0.0.1:${proxy.port}`, maxConnectAttempts: 2 });
   await mq.start();
@@ -415,9 +439,29 @@ Deno.test("MqSession gives up when the broker stays unreachable after a dropped 
   await down;
   assert.equal(mq.up, false);
   await assert.rejects(mq.publish("q", Buffer.from("x"), TEXT), MqUnavailableError);
-  const error = await settledError(mq.closed);
-  assert.ok(error instanceof MqGaveUpError, `got ${error}`);
-  assert.equal(mq.metrics.counter(MQ_CONNECTION_ATTEMPTS_TOTAL), 3, "1 first connect + 2 reconnects");
+  await mq.sink.waitFor(/Cannot connect to broker.*attempt="4 \(retrying until it is back\)"/);
+  const up = nextEvent((fn) => mq.onUp(fn), "onUp");
+  proxy.refusing = false;
+  await up;
+  assert.equal(mq.up, true);
+  assert.equal(await Promise.race([mq.closed.then(() => "settled", () => "rejected"), "pending"]), "pending");
+});
+
+Deno.test("MqSession.start() rejects at once with MqAccessError when the broker refuses the login [integration]", async () => {
+  await using user = await brokerUser();
+  await using mq = session({ url: `amqp://${user.name}:wrong@127.0.0.1:5672`, maxConnectAttempts: 5 });
+  const error = await settledError(mq.start());
+  assert.ok(error instanceof MqAccessError, `got ${error}`);
+  assert.match(error.message, /refused the login: .*ACCESS.REFUSED.*check mq_user_id and mq_password/);
+  assert.equal(mq.metrics.counter(MQ_CONNECTION_ATTEMPTS_TOTAL), 1, "retrying cannot fix a password");
+});
+
+Deno.test("MqSession logs in with a password of any characters: non-ASCII, %, @, :, / [integration]", async () => {
+  const password = "pässwörd-€-%-@-:-/-日本";
+  await using user = await brokerUser({ password });
+  await using mq = session({ url: user.url });
+  await mq.start();
+  assert.equal(mq.up, true);
 });
 
 Deno.test("MqSession.close() is safe twice and concurrently and returns unacknowledged deliveries [integration]", async () => {

@@ -1,0 +1,420 @@
+/**
+ * Deno runtime adapter: the WebSocket client's transport. Deno's WebSocket
+ * client reads its socket eagerly (no backpressure), never sets TCP_NODELAY
+ * (a frame over ~1 KiB waits up to 40 ms for a delayed ACK), cannot send a
+ * ping, and tells nothing about what has really left (`bufferedAmount`
+ * counts only its own queue). So the client is given a `Deno.HttpClient`
+ * whose one connection goes to a Unix socket in a private directory, and
+ * this relay carries the bytes between it and the API's TCP (or TLS, made
+ * here) connection, where it can:
+ *
+ * - pause reading from the API (backpressure: the API's sends block in TCP);
+ * - say how many payload bytes of data frames are written to the TCP socket
+ *   (`onWritten`), the only point after which a frame counts as sent;
+ * - put its own ping frames between the client's frames, and judge the
+ *   connection by both directions of the socket (lib/ws_liveness.ts);
+ * - go through an HTTP proxy with CONNECT (lib/http_proxy.ts);
+ * - on close, half-close and let what it holds drain, never discarding
+ *   bytes it has read from either side.
+ *
+ * Retire it when Deno's WebSocket gets stream backpressure and TCP_NODELAY
+ * in its stable API (`WebSocketStream` is still behind `--unstable-net`;
+ * denoland/deno#35581 adds `noDelay` to `Deno.createHttpClient`). The proof
+ * that it still works is tests/ws_relay_test.ts and the chaos suite.
+ *
+ * The URL (with its token) only ever crosses the private socket.
+ */
+import { ClientFrameScanner, clientPingFrame } from "./ws_frames.ts";
+import { judgeLiveness } from "./ws_liveness.ts";
+import { connectThroughProxy, type ProxyEnv, proxyFor, proxyLabel } from "./http_proxy.ts";
+
+/** How to open a WebSocket through a link: a rewritten URL and the client option. */
+export interface Route {
+  url: string;
+  options: { client: Deno.HttpClient };
+}
+
+/** How the links reach the API. */
+export interface RelayOptions {
+  /** PEM CA certificates for wss:// (default: the system store). */
+  caCerts?: string[] | undefined;
+  /** TCP_NODELAY on the API connection (ws_no_delay). */
+  noDelay: boolean;
+  proxy: ProxyEnv;
+  /** ws_ping_interval in milliseconds; 0 turns pings and the liveness check off. */
+  pingIntervalMs: number;
+}
+
+/** Where the API is: host, port, and whether to speak TLS to it. */
+interface Target {
+  hostname: string;
+  port: number;
+  tls: boolean;
+}
+
+/** What a link reports to the WebSocket client. */
+export interface LinkEvents {
+  /** Payload bytes of data frames now written to the TCP socket, in total. */
+  onWritten(dataBytes: number): void;
+  /** The liveness rule gave the connection up; `why` is for the log. */
+  onDead(why: string): void;
+}
+
+const NAME_PREFIX = "mq2wsbridge-ws-";
+const CHUNK = 64 * 1024;
+/** After one direction ends, how long the other may go on before both are cut. */
+const LINGER_MS = 5_000;
+
+/** The private directory of one bridge process; each connection attempt gets a link in it. */
+export class RelayDir implements AsyncDisposable {
+  readonly path: string;
+  #links = 0;
+  readonly #open = new Set<RelayLink>();
+  #closing: Promise<void> | null = null;
+
+  private constructor(path: string) {
+    this.path = path;
+  }
+
+  /**
+   * Makes a directory only this process can enter, under `parent`, after
+   * removing the ones left behind by relays whose process is gone (a SIGKILL).
+   */
+  static async open(parent: string): Promise<RelayDir> {
+    await removeStale(parent);
+    const path = await Deno.makeTempDir({ dir: parent, prefix: `${NAME_PREFIX}${Deno.pid}-` });
+    await Deno.chmod(path, 0o700); // the socket carries the token in clear: ours alone
+    return new RelayDir(path);
+  }
+
+  /** A link for one connection attempt to `apiHost` (`ws://` or `wss://`, host and port used). */
+  link(apiHost: string, options: RelayOptions, events: LinkEvents): RelayLink {
+    const url = new URL(apiHost);
+    const tls = url.protocol === "wss:";
+    const hostname = url.hostname.replace(/^\[|\]$/g, "");
+    const target = { hostname, port: Number(url.port) || (tls ? 443 : 80), tls };
+    const link = new RelayLink(`${this.path}/${++this.#links}.sock`, target, options, events);
+    this.#open.add(link);
+    link.done.finally(() => this.#open.delete(link));
+    return link;
+  }
+
+  /** Cuts every link and removes the directory. Safe twice. */
+  close(): Promise<void> {
+    return this.#closing ??= (async () => {
+      for (const link of this.#open) link.abort();
+      await Promise.all([...this.#open].map((l) => l.done));
+      await Deno.remove(this.path, { recursive: true }).catch(() => {});
+    })();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** One relayed connection: a Unix listener for the client's single connection, and the API connection. */
+export class RelayLink {
+  readonly #target: Target;
+  readonly #options: RelayOptions;
+  readonly #events: LinkEvents;
+  readonly #listener: Deno.Listener;
+  readonly #client: Deno.HttpClient;
+  readonly #path: string;
+  #local: Deno.Conn | null = null;
+  #remote: Deno.Conn | null = null;
+  readonly #scanner = new ClientFrameScanner();
+  #written = 0;
+  #paused: PromiseWithResolvers<void> | null = null;
+  #lastReadAt = 0;
+  #lastWriteAt = 0;
+  #writing = false;
+  #pingOutstanding = false;
+  #pingWanted = false;
+  #upBusy = false;
+  #writes: Promise<void> = Promise.resolve();
+  #watchdog: ReturnType<typeof setInterval> | undefined;
+  #linger: ReturnType<typeof setTimeout> | undefined;
+  #lingerUntil = Infinity;
+  #aborted = false;
+  #dead = false;
+  #error: string | null = null;
+  #pings = 0;
+  /** Settles when both sockets are closed. */
+  readonly done: Promise<void>;
+
+  constructor(path: string, target: Target, options: RelayOptions, events: LinkEvents) {
+    this.#path = path;
+    this.#target = target;
+    this.#options = options;
+    this.#events = events;
+    this.#listener = Deno.listen({ transport: "unix", path });
+    this.#client = Deno.createHttpClient({ proxy: { transport: "unix", path } });
+    this.done = this.#run();
+  }
+
+  /** The URL and client option to open `url` through this link (TLS, if any, is the link's job). */
+  route(url: string): Route {
+    const plain = new URL(url);
+    plain.protocol = "ws:";
+    return { url: plain.href, options: { client: this.#client } };
+  }
+
+  /** Payload bytes of data frames written to the API's socket so far. */
+  get writtenBytes(): number {
+    return this.#written;
+  }
+
+  /** Why the link could not reach the API, if it could not (read once). */
+  takeError(): string | null {
+    const error = this.#error;
+    this.#error = null;
+    return error;
+  }
+
+  /** Stops reading from the API; what is already read still reaches the client. */
+  pause(): void {
+    this.#paused ??= Promise.withResolvers<void>();
+  }
+
+  /** Reads from the API again; the silence of the pause does not count against it. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#lastReadAt = performance.now();
+    this.#paused.resolve();
+    this.#paused = null;
+  }
+
+  /** Cuts both sockets at once, whatever they hold. Safe twice. */
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.resume();
+    closeQuietly(this.#listener);
+    for (const conn of [this.#local, this.#remote]) if (conn) closeQuietly(conn);
+  }
+
+  /** Cuts the link `ms` from now unless both sides have closed by then (the sooner of two deadlines wins). */
+  abortAfter(ms: number): void {
+    const until = performance.now() + ms;
+    if (until >= this.#lingerUntil) return;
+    this.#lingerUntil = until;
+    clearTimeout(this.#linger);
+    this.#linger = setTimeout(() => this.abort(), ms);
+  }
+
+  async #run(): Promise<void> {
+    try {
+      const local = await this.#acceptOne();
+      if (!local) return;
+      this.#local = local;
+      const remote = await this.#connect().catch((err) => {
+        this.#error = `cannot reach ${this.#describe()}: ${(err as Error).message}`;
+        return null;
+      });
+      if (!remote || this.#aborted) {
+        if (remote) closeQuietly(remote);
+        return;
+      }
+      this.#remote = remote;
+      this.#lastReadAt = this.#lastWriteAt = performance.now();
+      this.#startWatchdog();
+      await Promise.all([this.#up(local, remote), this.#down(remote, local)]);
+    } finally {
+      clearInterval(this.#watchdog);
+      clearTimeout(this.#linger);
+      closeQuietly(this.#listener);
+      for (const conn of [this.#local, this.#remote]) if (conn) closeQuietly(conn);
+      this.#client.close();
+      await Deno.remove(this.#path).catch(() => {});
+    }
+  }
+
+  async #acceptOne(): Promise<Deno.Conn | null> {
+    try {
+      return await this.#listener.accept();
+    } catch {
+      return null; // aborted before the client connected
+    } finally {
+      closeQuietly(this.#listener);
+      await Deno.remove(this.#path).catch(() => {});
+    }
+  }
+
+  async #connect(): Promise<Deno.Conn> {
+    const { hostname, port, tls } = this.#target;
+    const { noDelay, caCerts } = this.#options;
+    const proxy = proxyFor(this.#target, this.#options.proxy);
+    let tcp: Deno.TcpConn;
+    if (proxy) {
+      tcp = await connectThroughProxy(proxy, hostname, port, { noDelay });
+    } else {
+      tcp = await Deno.connect({ hostname, port });
+      tcp.setNoDelay(noDelay);
+    }
+    if (this.#aborted || !tls) return tcp;
+    let secure: Deno.TlsConn;
+    try {
+      secure = await Deno.startTls(tcp, { hostname, ...(caCerts ? { caCerts } : {}) });
+    } catch (err) {
+      closeQuietly(tcp);
+      throw err;
+    }
+    try {
+      await secure.handshake();
+      return secure;
+    } catch (err) {
+      closeQuietly(secure); // startTls took the TCP connection over: close the TLS one
+      throw err;
+    }
+  }
+
+  #describe(): string {
+    const { hostname, port, tls } = this.#target;
+    const proxy = proxyFor(this.#target, this.#options.proxy);
+    return `${tls ? "wss" : "ws"}://${hostname}:${port}${proxy ? ` through proxy ${proxyLabel(proxy)}` : ""}`;
+  }
+
+  /** Client to API: frames are counted as they are written, pings go in between them. */
+  async #up(local: Deno.Conn, remote: Deno.Conn): Promise<void> {
+    const buffer = new Uint8Array(CHUNK);
+    try {
+      for (;;) {
+        const n = await local.read(buffer);
+        if (n === null) break;
+        this.#upBusy = true;
+        const chunk = buffer.subarray(0, n);
+        this.#scanner.scan(chunk);
+        const data = this.#scanner.dataBytes;
+        await this.#write(remote, chunk);
+        if (data !== this.#written) {
+          this.#written = data;
+          this.#events.onWritten(data);
+        }
+        this.#upBusy = false;
+        if (this.#pingWanted && this.#scanner.atBoundary) this.#ping(remote);
+      }
+    } catch {
+      // reset or closed: what was written stays written
+    }
+    this.#upBusy = false;
+    // Everything the client sent is out: FIN after it, so the API still gets it all.
+    await this.#writes.catch(() => {});
+    closeWriteQuietly(remote);
+    this.#lingerOn();
+  }
+
+  /** API to client, paused while the bridge cannot take more. */
+  async #down(remote: Deno.Conn, local: Deno.Conn): Promise<void> {
+    const buffer = new Uint8Array(CHUNK);
+    try {
+      for (;;) {
+        if (this.#paused) await this.#paused.promise;
+        const n = await remote.read(buffer);
+        if (n === null) break;
+        this.#lastReadAt = performance.now();
+        this.#pingOutstanding = false;
+        for (let off = 0; off < n;) off += await local.write(buffer.subarray(off, n));
+      }
+    } catch {
+      // reset or closed
+    }
+    closeWriteQuietly(local); // the client sees the end after everything read
+    this.#lingerOn();
+  }
+
+  /** Writes to the API one buffer at a time (pings never land inside a frame). */
+  #write(remote: Deno.Conn, bytes: Uint8Array): Promise<void> {
+    const write = this.#writes.then(async () => {
+      this.#writing = true;
+      try {
+        for (let off = 0; off < bytes.length;) {
+          off += await remote.write(bytes.subarray(off));
+          this.#lastWriteAt = performance.now();
+        }
+      } finally {
+        this.#writing = false;
+      }
+    });
+    this.#writes = write.catch(() => {});
+    return write;
+  }
+
+  #ping(remote: Deno.Conn): void {
+    this.#pingWanted = false;
+    this.#pingOutstanding = true;
+    const payload = new TextEncoder().encode(`mq2wsb${++this.#pings}`);
+    this.#write(remote, clientPingFrame(payload)).catch(() => {});
+  }
+
+  #startWatchdog(): void {
+    const interval = this.#options.pingIntervalMs;
+    if (interval <= 0) return;
+    this.#watchdog = setInterval(() => {
+      const verdict = judgeLiveness({
+        now: performance.now(),
+        lastReadAt: this.#lastReadAt,
+        writing: this.#writing,
+        lastWriteAt: this.#lastWriteAt,
+        pingOutstanding: this.#pingOutstanding || this.#pingWanted,
+        paused: this.#paused !== null,
+      }, interval);
+      if (verdict === "ping") {
+        // Between two frames only: now if the client is not mid-write, else after its chunk.
+        if (!this.#upBusy && this.#scanner.atBoundary) this.#ping(this.#remote!);
+        else this.#pingWanted = true;
+      } else if (verdict === "dead" && !this.#dead) {
+        this.#dead = true;
+        clearInterval(this.#watchdog);
+        const silent = ((performance.now() - this.#lastReadAt) / 1000).toFixed(1);
+        this.#events.onDead(
+          `nothing received for ${silent} s and nothing written drained (ws_ping_interval ${
+            interval / 1000
+          } s)`,
+        );
+      }
+    }, Math.max(10, interval / 4));
+  }
+
+  /** One direction is over: the other gets a little while to finish, then both are cut. */
+  #lingerOn(): void {
+    this.abortAfter(LINGER_MS);
+  }
+}
+
+/** Removes relay directories under `parent` whose process is gone (left by a SIGKILL). */
+async function removeStale(parent: string): Promise<void> {
+  let entries: Deno.DirEntry[] = [];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(parent));
+  } catch {
+    return; // unreadable: makeTempDir will say what is wrong
+  }
+  for (const entry of entries) {
+    const match = new RegExp(`^${NAME_PREFIX}(\\d+)-`).exec(entry.name);
+    if (!entry.isDirectory || !match || await processExists(Number(match[1]))) continue;
+    await Deno.remove(`${parent}/${entry.name}`, { recursive: true }).catch(() => {});
+  }
+}
+
+async function processExists(pid: number): Promise<boolean> {
+  if (pid === Deno.pid) return true;
+  try {
+    await Deno.stat(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function closeWriteQuietly(conn: Deno.Conn): void {
+  conn.closeWrite().catch(() => {});
+}
+
+function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch {
+    // already closed
+  }
+}
