@@ -152,6 +152,9 @@ export class WsClient {
   async #doClose(reason: string): Promise<void> {
     this.#closing = true;
     this.#stop.abort();
+    // Read again while closing: the API's answer to the close, and what it sent before it, come
+    // in behind what backpressure held back; the bridge publishes it within its shutdown budget.
+    this.setReadingPaused(false);
     const socket = this.#socket;
     if (socket && socket.readyState !== WebSocket.CLOSED) {
       const closed = new Promise((resolve) => socket.addEventListener("close", resolve, { once: true }));

@@ -84,7 +84,6 @@ export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<
           const body = text
             ? Buffer.from(data, "utf8")
             : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-          if (log.debugEnabled) log.debug("Received from WebSocket", { bytes: body.length, text });
           publisher.accept(body, text ? "text/plain" : "application/octet-stream");
         },
       });

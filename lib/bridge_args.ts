@@ -40,8 +40,10 @@ options:
   --runsecs RUN_SECS    number of seconds to run before shutting down, 0=forever (default: 0)
   -v, --verbose         display lots of information while running (INFO level: connections,
                         reconnects, shutdown)
-  -d, --debug           display debug level of information while running (DEBUG level: every
-                        message bridged); does not imply -v
+  -d, --debug           display debug level of information while running (DEBUG level: a line
+                        per message bridged, each way, with its queue, size, delivery tag or
+                        message id and the first 200 bytes of its body: -d logs message
+                        bodies); does not imply -v
   -c CONFIG, --config CONFIG
                         config file to use (default: mq2wsbridge.ini)
   -r SSM_REGION, --ssm-region SSM_REGION

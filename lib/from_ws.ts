@@ -25,6 +25,7 @@ import { MqReturnedError } from "../handlers/mq.ts";
 import { errorText, type Logger } from "../handlers/logging.ts";
 import { systemTimers, type TimerHandle, type Timers } from "./timers.ts";
 import { EventSummary } from "./event_summary.ts";
+import { bodyPreview } from "./body_preview.ts";
 import {
   FROM_WS_BUFFERED,
   FROM_WS_BUFFERED_BYTES,
@@ -93,6 +94,7 @@ export class FromWsPublisher implements ReplyWatermark {
   readonly #mq: PublishTarget;
   readonly #opts: PublisherOptions;
   readonly #metrics: Metrics;
+  readonly #log: Logger;
   readonly #clock: Timers;
   readonly #items = new Map<number, Item>();
   #last = 0; // highest seq assigned
@@ -115,6 +117,7 @@ export class FromWsPublisher implements ReplyWatermark {
     this.#mq = mq;
     this.#opts = opts;
     this.#metrics = deps.metrics;
+    this.#log = deps.log;
     this.#clock = deps.clock ?? systemTimers;
     const log = deps.log;
     const intervalMs = (deps.summarySecs ?? SUMMARY_SECS) * 1000;
@@ -185,6 +188,16 @@ export class FromWsPublisher implements ReplyWatermark {
       return false;
     }
     this.#add({ body, contentType });
+    if (this.#log.debugEnabled) {
+      const text = contentType === "text/plain";
+      this.#log.debug("Received from WebSocket", {
+        queue: this.#opts.queue,
+        message_id: this.#opts.idPrefix + this.#last,
+        bytes: body.length,
+        text,
+        body: bodyPreview(body, text),
+      });
+    }
     return true;
   }
 

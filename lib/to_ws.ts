@@ -36,6 +36,7 @@ import {
   TO_WS_UNACKED,
 } from "./metrics.ts";
 import { Queue } from "./queue.ts";
+import { bodyPreview } from "./body_preview.ts";
 
 /** The part of the broker session the pump uses. */
 export type ConsumeSource = Pick<MqSession, "startConsumer" | "stopConsumer" | "ack" | "nack">;
@@ -221,9 +222,7 @@ export class ToWsPump {
     entry.end = conn.sentBytes;
     entry.state = "sent";
     entry.delivery = null;
-    if (this.#log.debugEnabled) {
-      this.#log.debug("Sent to WebSocket", { bytes: body.length, text: typeof frame === "string" });
-    }
+    if (this.#log.debugEnabled) this.#debug("Sent to WebSocket", entry, body, typeof frame === "string");
     return true;
   }
 
@@ -231,8 +230,9 @@ export class ToWsPump {
     const { body, contentType } = entry.delivery!;
     entry.state = "sent";
     entry.delivery = null;
-    const type = typeof asFrame(body, contentType) === "string" ? "text/plain" : "application/octet-stream";
-    this.#forwarder!.forward(body, type, (ok) => {
+    const text = typeof asFrame(body, contentType) === "string";
+    if (this.#log.debugEnabled) this.#debug("Forwarded to the from_ws queue (stub mode)", entry, body, text);
+    this.#forwarder!.forward(body, text ? "text/plain" : "application/octet-stream", (ok) => {
       entry.state = ok ? "ok" : "failed";
       if (!this.#settleQueued) {
         this.#settleQueued = true; // one ack for every confirm that arrived in this turn
@@ -241,6 +241,17 @@ export class ToWsPump {
           this.#settle();
         });
       }
+    });
+  }
+
+  /** `-d`: one line per message bridged, with the start of its body. */
+  #debug(what: string, entry: Entry, body: Buffer, text: boolean): void {
+    this.#log.debug(what, {
+      queue: this.#opts.queue,
+      tag: entry.handle.tag,
+      bytes: body.length,
+      text,
+      body: bodyPreview(body, text),
     });
   }
 

@@ -18,15 +18,22 @@ export interface Program {
 /**
  * mq2wsbridge: net (broker, WebSocket API, AWS), read (INI and CA files), env
  * and sys (the AWS SDK reads its settings from the environment and the OS
- * release), and write in /tmp only, for the private Unix socket of the
- * WebSocket no-delay relay (lib/ws_nodelay.ts). bridgetester also writes its
- * report and JSON summary. Neither may run subprocesses or load native code.
+ * release), and write in /tmp and /run/mq2wsbridge (systemd's
+ * RuntimeDirectory=) only, for the private Unix socket of the WebSocket
+ * relay (lib/ws_relay.ts). bridgetester also writes its report and JSON
+ * summary. Neither may run subprocesses or load native code.
  */
 export const PROGRAMS: readonly Program[] = [
   {
     name: "mq2wsbridge",
     entry: "main.ts",
-    permissions: ["--allow-net", "--allow-read", "--allow-write=/tmp", "--allow-env", "--allow-sys"],
+    permissions: [
+      "--allow-net",
+      "--allow-read",
+      "--allow-write=/tmp,/run/mq2wsbridge",
+      "--allow-env",
+      "--allow-sys",
+    ],
   },
   {
     name: "bridgetester",

@@ -262,3 +262,37 @@ Deno.test("mq2wsbridge -v -d never logs the broker password, the client secret o
   }
   assert.ok(!/jwt=(?!\*\*\*)/.test(output));
 });
+
+Deno.test("mq2wsbridge -d logs one line per message bridged each way, with tag or id and the body's start [integration]", async () => {
+  await using broker = await openBroker();
+  const toWs = await broker.queue("to_ws");
+  const fromWs = await broker.queue("from_ws");
+  await using server = startWsServer();
+  await using ini = await writeIni(bridgeValues({ toWs, fromWs, wsUrl: server.url }));
+  const long = "L".repeat(300);
+  for (const stub of [false, true]) {
+    await using bridge = spawnBridge(["-c", ini.path, "-v", "-d", ...(stub ? ["-X"] : [])]);
+    await bridge.waitForLine(/Bridging/);
+    await broker.publish(toWs, ["tab\there", long, new Uint8Array([0, 1, 0xff])], {
+      contentType: "text/plain",
+    });
+    await broker.collect(fromWs, 3);
+    const lines = () => bridge.lines.filter((l) => / DEBUG /.test(l));
+    const out = stub ? /Forwarded to the from_ws queue \(stub mode\)/ : /Sent to WebSocket/;
+    bridge.kill("SIGTERM");
+    assert.equal((await bridge.exit()).code, 0);
+    const sent = lines().filter((l) => out.test(l));
+    assert.equal(sent.length, 3, `one line per to_ws message:\n${bridge.output}`);
+    assert.match(
+      sent[0]!,
+      new RegExp(`queue=${toWs.replaceAll(".", "\\.")} tag=1 bytes=8 text=true body="tab\\\\there"`),
+    );
+    assert.match(sent[1]!, /bytes=300 text=true body=L{200}…/);
+    assert.match(sent[2]!, /bytes=3 text=false body=hex:0001ff/);
+    if (!stub) {
+      const received = lines().filter((l) => /Received from WebSocket/.test(l));
+      assert.equal(received.length, 3, "one line per from_ws message");
+      assert.match(received[0]!, /message_id=mq2wsbridge-[0-9a-f]{8}-1 bytes=8 text=true body="tab\\there"/);
+    }
+  }
+});
