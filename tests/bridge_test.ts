@@ -197,6 +197,22 @@ Deno.test("runBridge() holds WebSocket messages while the broker is unreachable,
   assert.ok(bridge.metrics.counter(WS_READ_PAUSES_TOTAL) >= 1, "reading paused at the bound");
 });
 
+Deno.test("runBridge() takes a 20,000-frame burst from the API with a healthy broker and drops none [integration]", async () => {
+  await using broker = await openBroker();
+  const toWs = await broker.queue("to_ws");
+  const fromWs = await broker.queue("from_ws");
+  await using server = startWsServer({ echo: false });
+  const connected = server.nextConnection();
+  await using bridge = await startBridge(bridgeValues({ toWs, fromWs, wsUrl: server.url }));
+  const socket = await connected;
+  const sent = bodies(20_000, "burst");
+  for (const body of sent) socket.send(body); // back to back, far past mq_buffer_limit (10000)
+  const { got, duplicates } = await collectAll(broker, fromWs, sent, 60_000);
+  assert.equal(new Set(got.map((m) => m.text)).size, 20_000);
+  assert.equal(duplicates, 0);
+  assert.equal(bridge.metrics.counter(FROM_WS_DROPPED_TOTAL), 0);
+});
+
 Deno.test("runBridge() instances on the same queues share the work without loss [integration]", async () => {
   await using broker = await openBroker();
   const toWs = await broker.queue("to_ws");
