@@ -5,6 +5,7 @@
  * secret's value never appears in a problem.
  */
 import { KNOWN_KEYS, SECRET_KEYS } from "./config_keys.ts";
+import { amazonMqAddress, type BrokerAddress, mqUrlAddress } from "./broker_url.ts";
 import { pythonFloat } from "./py_number.ts";
 import { redactUrl, Secret } from "./secret.ts";
 
@@ -250,12 +251,11 @@ function readMq(r: Reader): MqSettings | null {
 
   let broker: BrokerAddress | null = null;
   if (url !== null) {
-    broker = resolveMqUrl(r, url, user, password);
+    const resolved = mqUrlAddress(url, user === null ? null : { user, password: password ?? "" });
+    if ("problem" in resolved) r.problem("aws_mq.mq_url", resolved.problem);
+    else broker = resolved;
   } else if (user !== null && password !== null && brokerIdOk && regionOk) {
-    broker = brokerAddress(
-      new URL(`amqps://${brokerId}.mq.${region}.amazonaws.com:${port}`),
-      { user, password },
-    );
+    broker = amazonMqAddress(brokerId, region, port, { user, password });
   }
   if (broker === null || toWs === null || fromWs === null) return null;
   const { login } = broker;
@@ -268,77 +268,6 @@ function readMq(r: Reader): MqSettings | null {
     queueFromWs: fromWs,
     ...settings,
   };
-}
-
-interface Login {
-  user: string;
-  password: string;
-}
-
-interface BrokerAddress {
-  url: string;
-  bare: string;
-  login: Login | null;
-}
-
-/** The URL with `login` percent-encoded (UTF-8) into it, the URL without it, and the login. */
-function brokerAddress(bare: URL, login: Login | null): BrokerAddress {
-  const full = new URL(bare);
-  if (login) {
-    // encodeURIComponent encodes every character that means something in user info (":", "@", "/", "%").
-    full.username = encodeURIComponent(login.user);
-    full.password = encodeURIComponent(login.password);
-  }
-  return { url: full.href, bare: bare.href, login };
-}
-
-/**
- * Checks an `mq_url` and adds mq_user_id/mq_password when the URL carries
- * none. The URL's own user info must be valid percent-encoding (UTF-8), or
- * no client could decode it: a "%" not followed by two hex digits is a
- * configuration error here, not a failed login later.
- */
-function resolveMqUrl(r: Reader, url: string, user: string | null, password: string | null) {
-  const expected = "(expected amqp://host:port or amqps://user:password@host:port)";
-  if (!URL.canParse(url)) {
-    r.problem("aws_mq.mq_url", `is not a URL ${expected}`);
-    return null;
-  }
-  const parsed = new URL(url);
-  if (parsed.protocol !== "amqp:" && parsed.protocol !== "amqps:") {
-    r.problem("aws_mq.mq_url", `must start with amqp:// or amqps://, not "${parsed.protocol}//"`);
-    return null;
-  }
-  if (parsed.hostname === "") {
-    r.problem("aws_mq.mq_url", `has no host ${expected}`);
-    return null;
-  }
-  const bare = new URL(parsed);
-  bare.username = "";
-  bare.password = "";
-  if (parsed.username === "" && parsed.password === "") {
-    return brokerAddress(bare, user === null ? null : { user, password: password ?? "" });
-  }
-  const urlUser = decodeUserInfo(parsed.username);
-  const urlPassword = decodeUserInfo(parsed.password);
-  if (urlUser === null || urlPassword === null) {
-    const part = urlUser === null ? "user name" : "password";
-    r.problem(
-      "aws_mq.mq_url",
-      `the ${part} is not valid URL encoding: each "%" must start a UTF-8 byte written as two hex ` +
-        `digits; write "%" itself as %25 (value hidden)`,
-    );
-    return null;
-  }
-  return brokerAddress(bare, { user: urlUser, password: urlPassword });
-}
-
-function decodeUserInfo(text: string): string | null {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return null;
-  }
 }
 
 function readCloudWatch(r: Reader, needs: ConfigNeeds): CloudWatchSettings {
