@@ -283,28 +283,34 @@ Deno.test("mq2wsbridge --runsecs 2592000 (30 days, over setTimeout's 24.8-day li
   }
 });
 
-Deno.test("mq2wsbridge connects to api_host + api_uri when api_host has a path, with the original's claims [integration]", async () => {
-  await using broker = await openBroker();
-  const toWs = await broker.queue("to_ws");
-  const fromWs = await broker.queue("from_ws");
-  await using server = startWsServer();
-  const apiHost = `${server.url}/prod`;
-  await using ini = await writeIni(
-    bridgeValues({ toWs, fromWs, wsUrl: apiHost }, { "ws_api.api_uri": "/bridge?v=2" }),
-  );
-  await using bridge = spawnBridge(["-c", ini.path, "-v"]); // through the no-delay relay (the default)
-  await bridge.waitForLine(/Bridging/);
-  await broker.publish(toWs, ["through the stage"]);
-  assert.deepEqual((await broker.collect(fromWs, 1)).map((m) => m.text), ["through the stage"]);
-  const request = server.requests[0]!;
-  assert.equal(request.pathname, "/prod/bridge");
-  assert.equal(request.searchParams.get("v"), "2");
-  const { claims } = await verifyToken(server.tokens[0]!, TEST_CLIENT_SECRET);
-  assert.equal(claims.host, apiHost);
-  assert.equal(claims.path, "/bridge?v=2");
-  bridge.kill("SIGTERM");
-  assert.equal((await bridge.exit()).code, 0, bridge.output);
-});
+for (const noDelay of ["true", "false"]) {
+  Deno.test(`mq2wsbridge connects to api_host + api_uri when api_host has a path, with the original's claims (ws_no_delay=${noDelay}) [integration]`, async () => {
+    await using broker = await openBroker();
+    const toWs = await broker.queue("to_ws");
+    const fromWs = await broker.queue("from_ws");
+    await using server = startWsServer();
+    const apiHost = `${server.url}/prod`;
+    await using ini = await writeIni(
+      bridgeValues({ toWs, fromWs, wsUrl: apiHost }, {
+        "ws_api.api_uri": "/bridge?v=2",
+        "ws_api.ws_no_delay": noDelay, // true: through the relay, which takes only the host from api_host
+      }),
+    );
+    await using bridge = spawnBridge(["-c", ini.path, "-v"]);
+    await bridge.waitForLine(/Bridging/);
+    await broker.publish(toWs, ["through the stage"]);
+    assert.deepEqual((await broker.collect(fromWs, 1)).map((m) => m.text), ["through the stage"]);
+    const request = server.requests[0]!;
+    assert.equal(request.pathname, "/prod/bridge");
+    assert.equal(request.searchParams.get("v"), "2");
+    const { claims } = await verifyToken(server.tokens[0]!, TEST_CLIENT_SECRET);
+    assert.equal(claims.host, apiHost);
+    assert.equal(claims.path, "/bridge?v=2");
+    assert.doesNotMatch(bridge.output, /Cannot set up the no-delay relay/);
+    bridge.kill("SIGTERM");
+    assert.equal((await bridge.exit()).code, 0, bridge.output);
+  });
+}
 
 Deno.test("mq2wsbridge logs in with an mq_password holding %, @, :, / and spaces [integration]", async () => {
   const name = `test-user-${crypto.randomUUID().slice(0, 8)}`;
