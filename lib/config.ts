@@ -191,20 +191,21 @@ function readWs(r: Reader, needed: boolean): WsSettings | null {
  */
 function checkApiHost(r: Reader, apiHost: string): void {
   const expected = "(e.g. wss://api.example.com, or wss://abc123.execute-api.us-east-1.amazonaws.com/prod)";
+  const shown = `"${redactUrl(apiHost)}"`; // a mistaken login or token in it stays hidden
   const parsed = URL.canParse(apiHost) ? new URL(apiHost) : null;
   if (
     parsed === null || (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") || parsed.hostname === ""
   ) {
-    r.problemWithValue("ws_api.api_host", `is not a ws:// or wss:// URL ${expected}`);
-  } else if (/[?#\s]/.test(apiHost)) {
-    r.problemWithValue(
-      "ws_api.api_host",
-      "may not hold a query, a fragment or spaces (put a query in api_uri)",
-    );
+    r.problem("ws_api.api_host", `${shown} is not a ws:// or wss:// URL ${expected}`);
   } else if (parsed.username !== "" || parsed.password !== "") {
     r.problem(
       "ws_api.api_host",
       "may not hold a user name or password (the API authenticates with the token)",
+    );
+  } else if (/[?#\s]/.test(apiHost)) {
+    r.problem(
+      "ws_api.api_host",
+      `${shown} may not hold a query, a fragment or spaces (put a query in api_uri)`,
     );
   }
 }

@@ -305,3 +305,11 @@ Deno.test("parseConfig() refuses an api_host that cannot be joined with api_uri,
     assert.match(found[0]!, /^ws_api\.api_host: /);
   }
 });
+
+Deno.test("parseConfig() never shows a password or token someone put in api_host", () => {
+  for (const apiHost of ["https://me:hunter2@api.example.com", "wss://api.example.com/prod?token=hunter2"]) {
+    const found = problems({ ...MINIMAL, "ws_api.api_host": apiHost }).join("\n");
+    assert.match(found, /^ws_api\.api_host: /);
+    assert.ok(!found.includes("hunter2"), found);
+  }
+});
