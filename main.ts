@@ -7,14 +7,15 @@
  */
 import { type BridgeCli, HELP, parseBridgeArgs, USAGE, UsageError } from "./lib/bridge_args.ts";
 import { type BridgeConfig, ConfigError, parseConfig, type RawConfig } from "./lib/config.ts";
-import { readApiCa, readBrokerCa, registerConfigSecrets } from "./lib/config_secrets.ts";
+import { readApiCa, readBrokerCa, registerConfigSecrets, resolveConfig } from "./lib/config_secrets.ts";
+import { longTimeout } from "./lib/long_timer.ts";
 import { runBridge } from "./lib/bridge.ts";
 import { MetricsRegistry } from "./lib/metrics.ts";
 import { Redactor } from "./lib/secret.ts";
 import { VERSION } from "./lib/version.ts";
-import { readIniFile } from "./handlers/config.ts";
+import { imdsOptionsFromEnv as imds, readIniFile } from "./handlers/config.ts";
 import { openCloudWatchLogs } from "./handlers/cloudwatch_logs.ts";
-import { imdsInstanceId, type ImdsOptions, imdsRegion } from "./handlers/imds.ts";
+import { imdsInstanceId, imdsRegion } from "./handlers/imds.ts";
 import {
   consoleSink,
   createLogger,
@@ -84,7 +85,8 @@ async function serve(cli: BridgeCli, config: BridgeConfig, log: Logger): Promise
   };
   const listeners = SIGNALS.map((signal) => [signal, onSignal(signal)] as const);
   for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
-  const timer = cli.runSecs > 0 ? setTimeout(() => controller.abort(), cli.runSecs * 1000) : undefined;
+  // Not setTimeout: it fires at once for more than 24.8 days (--runsecs 2592000).
+  const timer = cli.runSecs > 0 ? longTimeout(() => controller.abort(), cli.runSecs * 1000) : undefined;
   const metrics = new MetricsRegistry();
   let publisher: MetricsPublisher | null = null;
   log.info(`mq2wsbridge ${VERSION} starting`, { config: config.source, stub: cli.websocketStub });
@@ -92,7 +94,7 @@ async function serve(cli: BridgeCli, config: BridgeConfig, log: Logger): Promise
     if (cli.cloudwatchMetrics) publisher = await openMetrics(config, metrics, log);
     const brokerCa = await readBrokerCa(config);
     const ws = config.ws;
-    const apiCa = await readApiCa(config);
+    const apiCa = ws && !cli.websocketStub ? await readApiCa(config) : null; // not read in stub mode
     // The relay's private socket directory: systemd's RuntimeDirectory= when there is one.
     const relayDir = Deno.env.get("RUNTIME_DIRECTORY")?.split(":")[0] ?? Deno.env.get("TMPDIR") ?? "/tmp";
     const proxy = proxyEnvFrom((name) => Deno.env.get(name));
@@ -117,7 +119,7 @@ async function serve(cli: BridgeCli, config: BridgeConfig, log: Logger): Promise
     if (err instanceof ConfigError) throw err;
     return failure(err, log);
   } finally {
-    clearTimeout(timer);
+    timer?.[Symbol.dispose]();
     for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
     await publisher?.close(); // the last values
   }
@@ -139,7 +141,7 @@ async function loadConfig(cli: BridgeCli, log: Logger, redactor: Redactor): Prom
   }
   registerConfigSecrets(raw, redactor);
   for (const warning of warnings) log.warn(warning);
-  return parseConfig(raw, {
+  return await resolveConfig(raw, {
     ws: !cli.websocketStub,
     logs: cli.cloudwatchLogs,
     metrics: cli.cloudwatchMetrics,
@@ -189,14 +191,6 @@ function openMetrics(
     log: log.child("metrics"),
     instanceId: () => imdsInstanceId(imds()),
   });
-}
-
-/** Instance metadata settings, the standard AWS way. */
-function imds(): ImdsOptions {
-  return {
-    endpoint: Deno.env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT"),
-    disabled: ["1", "true"].includes(Deno.env.get("AWS_EC2_METADATA_DISABLED")?.toLowerCase() ?? ""),
-  };
 }
 
 /** Maps a fatal error to an exit status, after logging it. */

@@ -6,12 +6,13 @@
  * run, the summary and the exit status. The work is in lib/tester_*.ts.
  */
 import { HELP, parseTesterArgs, TESTER_EXIT, type TesterCli, USAGE, UsageError } from "./lib/tester_args.ts";
-import { type BridgeConfig, ConfigError, parseConfig } from "./lib/config.ts";
-import { readBrokerCa, registerConfigSecrets } from "./lib/config_secrets.ts";
+import { type BridgeConfig, ConfigError, type RawConfig } from "./lib/config.ts";
+import { readBrokerCa, registerConfigSecrets, resolveConfig } from "./lib/config_secrets.ts";
 import { systemClock } from "./lib/clock.ts";
 import { MetricsRegistry } from "./lib/metrics.ts";
 import { Redactor } from "./lib/secret.ts";
-import { runTester } from "./lib/tester_run.ts";
+import { leftoverLines } from "./lib/tester_leftovers.ts";
+import { runTester, TEST_MESSAGE_TTL_MS } from "./lib/tester_run.ts";
 import {
   exitStatus,
   formatSummary,
@@ -28,9 +29,11 @@ import { PlainView } from "./lib/tester_views/plain.ts";
 import { Screen } from "./lib/tester_views/screen.ts";
 import { tableLines } from "./lib/tester_views/table.ts";
 import type { TesterView } from "./lib/tester_views/view.ts";
-import { readIniFile } from "./handlers/config.ts";
+import { imdsOptionsFromEnv, readIniFile } from "./handlers/config.ts";
+import { imdsRegion } from "./handlers/imds.ts";
 import { createLogger, errorText, type LogSink } from "./handlers/logging.ts";
 import { MqGaveUpError, MqSession, MqSetupError } from "./handlers/mq.ts";
+import { readSsmConfig, resolveRegion } from "./handlers/ssm.ts";
 
 const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
@@ -59,15 +62,18 @@ export async function main(args: string[]): Promise<number> {
   let config: BridgeConfig;
   let caPem: string | null;
   try {
-    const { raw, warnings } = await readIniFile(cli.config);
+    const { raw, warnings } = await readRawConfig(cli);
     registerConfigSecrets(raw, redactor);
     for (const warning of warnings) printErr(`bridgetester: warning: ${redactor.redact(warning)}`);
-    config = parseConfig(raw, { ws: false, logs: false, metrics: false });
+    config = await resolveConfig(raw, { ws: false, logs: false, metrics: false });
     caPem = await readBrokerCa(config);
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    printErr(`bridgetester: ${redactor.redact(err.message)}`);
-    return TESTER_EXIT.CONFIG;
+    if (err instanceof ConfigError) {
+      printErr(`bridgetester: ${redactor.redact(err.message)}`);
+      return TESTER_EXIT.CONFIG;
+    }
+    printErr(`bridgetester: ${redactor.redact(errorText(err))}`);
+    return TESTER_EXIT.UNAVAILABLE; // Parameter Store or AWS unreachable, as mq2wsbridge says it
   }
 
   const controller = new AbortController();
@@ -85,6 +91,7 @@ export async function main(args: string[]): Promise<number> {
     view.close();
     print(formatSummary(summary), human);
     if (cli.report !== null) print(reconciledLine(summary), human);
+    for (const line of leftovers(cli, config, summary)) print(line, human);
     if (cli.json === "-") print(json); // only now: a full-screen view has given the screen back
     return written ?? status;
   } catch (err) {
@@ -94,6 +101,39 @@ export async function main(args: string[]): Promise<number> {
     view.close();
     for (const signal of SIGNALS) Deno.removeSignalListener(signal, onSignal);
   }
+}
+
+/** The raw configuration, from the INI file or (-s) Parameter Store, read exactly as mq2wsbridge reads it. */
+async function readRawConfig(cli: TesterCli): Promise<{ raw: RawConfig; warnings: string[] }> {
+  if (!cli.ssm) return await readIniFile(cli.config);
+  let region: string;
+  try {
+    ({ region } = await resolveRegion({
+      explicit: cli.ssmRegion,
+      instanceRegion: () => imdsRegion(imdsOptionsFromEnv()),
+    }));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // The shared message names mq2wsbridge's flag; here -r is the report file.
+    throw new ConfigError(
+      err.source,
+      err.problems.map((p) => p.replaceAll("-r REGION", "--ssm-region REGION")),
+    );
+  }
+  return await readSsmConfig({ region });
+}
+
+/** What the run left on the queues, and how to clear it. */
+function leftovers(cli: TesterCli, config: BridgeConfig, summary: Summary): string[] {
+  const region = cli.ssmRegion ? ` --ssm-region ${cli.ssmRegion}` : "";
+  return leftoverLines(summary, {
+    toWs: config.mq.queueToWs,
+    fromWs: config.mq.queueFromWs,
+    exclusive: cli.exclusive,
+    testTtlMs: TEST_MESSAGE_TTL_MS,
+    fromWsTtlMs: config.mq.ttlFromWsMs,
+    configArgs: cli.ssm ? `-s${region}` : `-c ${cli.config}`,
+  });
 }
 
 /** Connects, runs the test, and closes the broker connection (handing back what is not ours). */

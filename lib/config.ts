@@ -5,6 +5,8 @@
  * secret's value never appears in a problem.
  */
 import { KNOWN_KEYS, SECRET_KEYS } from "./config_keys.ts";
+import { amazonMqAddress, type BrokerAddress, mqUrlAddress } from "./broker_url.ts";
+import { pythonFloat } from "./py_number.ts";
 import { redactUrl, Secret } from "./secret.ts";
 
 /** Raw values from one source: `values` maps `section.key` to its text. */
@@ -14,6 +16,11 @@ export interface RawConfig {
   values: ReadonlyMap<string, string>;
   /** How to name a key in a message; defaults to `section.key`. */
   label?: (key: string) => string;
+  /**
+   * Problems found before the values (INI syntax) or beside them (unreadable
+   * CA files): reported first, in the same ConfigError as the value problems.
+   */
+  problems?: readonly string[];
 }
 
 /** Which optional parts of the configuration the caller needs. */
@@ -46,9 +53,24 @@ export interface WsSettings {
   caFile: string | null;
 }
 
+/** A broker login: user name and password, decoded (not URL-encoded), both secret. */
+export interface MqCredentials {
+  user: Secret;
+  password: Secret;
+}
+
 /** Resolved `[aws_mq]` settings; `url` carries the credentials. */
 export interface MqSettings {
+  /** The broker URL with the credentials in it (user and password percent-encoded as UTF-8). */
   url: Secret;
+  /** The same URL without user name and password: give the login to the client from `credentials`. */
+  urlWithoutCredentials: string;
+  /**
+   * The login, decoded: from `mq_url`'s user info when it has one, else from
+   * mq_user_id / mq_password. Null when there is none (a `mq_url` without
+   * credentials and no mq_user_id: the client's default login applies).
+   */
+  credentials: MqCredentials | null;
   /** The broker URL with the password hidden, for logs. */
   displayUrl: string;
   caFile: string | null;
@@ -120,9 +142,12 @@ export const RETENTION_DAYS = [
   3653,
 ];
 
+const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
 /** Resolves and validates raw values; throws `ConfigError` listing every problem. */
 export function parseConfig(raw: RawConfig, needs: ConfigNeeds): BridgeConfig {
   const r = new Reader(raw);
+  r.problems.push(...raw.problems ?? []);
   for (const key of raw.values.keys()) {
     if (!KNOWN_KEYS.has(key)) r.problem(key, "is not a known setting (misspelt?)");
   }
@@ -141,18 +166,16 @@ function readWs(r: Reader, needed: boolean): WsSettings | null {
     r.problem("ws_api.client_secret", "must be a hex string with an even number of digits");
   }
   const apiHost = r.text("ws_api.api_host", needed);
-  if (apiHost !== null && !/^wss?:\/\/[^/?#\s]+$/i.test(apiHost)) {
-    r.problemWithValue("ws_api.api_host", "is not a ws:// or wss:// host (e.g. wss://api.example.com)");
-  }
+  if (apiHost !== null) checkApiHost(r, apiHost);
   const apiUri = r.text("ws_api.api_uri", needed);
   if (apiUri !== null && !apiUri.startsWith("/")) {
     r.problemWithValue("ws_api.api_uri", 'must start with "/" (e.g. /path/to/ws)');
   }
   const settings = {
-    pingIntervalSecs: r.number("ws_api.ws_ping_interval", 10, { min: 0 }),
+    pingIntervalSecs: r.number("ws_api.ws_ping_interval", 10, { min: 0, max: 86_400 }),
     maxConnectAttempts: r.integer("ws_api.ws_max_connect_attempts", 10, { min: 0 }),
     attemptWindowSecs: r.number("ws_api.ws_attempt_window_secs", 60, { min: 0 }),
-    connectTimeoutSecs: r.number("ws_api.ws_connect_timeout_secs", 10, { min: 0.001 }),
+    connectTimeoutSecs: r.number("ws_api.ws_connect_timeout_secs", 10, { min: 0.001, max: 86_400 }),
     ackDelayMs: r.integer("ws_api.ws_ack_delay_ms", 100, { min: 0, max: 60_000 }),
     maxBufferedBytes: r.integer("ws_api.ws_max_buffered_bytes", 1_048_576, { min: 1 }),
     maxMessageBytes: r.integer("ws_api.ws_max_message_bytes", 67_108_864, { min: 1 }),
@@ -165,6 +188,33 @@ function readWs(r: Reader, needed: boolean): WsSettings | null {
   return { apiHost, apiUri, clientId, clientSecret: new Secret(clientSecret), ...settings };
 }
 
+/**
+ * `api_host` is a ws:// or wss:// URL whose path, if any, comes before
+ * api_uri (an API Gateway stage: `wss://abc123.execute-api.us-east-1.amazonaws.com/prod`).
+ * The URL is api_host + api_uri as written, as the original joined them, so
+ * a query, a fragment or a login in api_host cannot work.
+ */
+function checkApiHost(r: Reader, apiHost: string): void {
+  const expected = "(e.g. wss://api.example.com, or wss://abc123.execute-api.us-east-1.amazonaws.com/prod)";
+  const shown = `"${redactUrl(apiHost)}"`; // a mistaken login or token in it stays hidden
+  const parsed = URL.canParse(apiHost) ? new URL(apiHost) : null;
+  if (
+    parsed === null || (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") || parsed.hostname === ""
+  ) {
+    r.problem("ws_api.api_host", `${shown} is not a ws:// or wss:// URL ${expected}`);
+  } else if (parsed.username !== "" || parsed.password !== "") {
+    r.problem(
+      "ws_api.api_host",
+      "may not hold a user name or password (the API authenticates with the token)",
+    );
+  } else if (/[?#\s]/.test(apiHost)) {
+    r.problem(
+      "ws_api.api_host",
+      `${shown} may not hold a query, a fragment or spaces (put a query in api_uri)`,
+    );
+  }
+}
+
 function readMq(r: Reader): MqSettings | null {
   const url = r.text("aws_mq.mq_url", false);
   const user = r.text("aws_mq.mq_user_id", url === null);
@@ -172,10 +222,12 @@ function readMq(r: Reader): MqSettings | null {
   const brokerId = r.text("aws_mq.mq_broker_id", url === null);
   const region = r.text("aws_mq.mq_region", url === null);
   const port = r.integer("aws_mq.mq_port", 5671, { min: 1, max: 65535, what: "a port number (1-65535)" });
-  if (brokerId !== null && !/^[A-Za-z0-9-]+$/.test(brokerId)) {
+  const brokerIdOk = brokerId !== null && /^[A-Za-z0-9-]+$/.test(brokerId);
+  if (brokerId !== null && !brokerIdOk) {
     r.problemWithValue("aws_mq.mq_broker_id", "is not a broker id (e.g. b-1234abcd-56ef-...)");
   }
-  if (region !== null && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
+  const regionOk = region !== null && AWS_REGION.test(region);
+  if (region !== null && !regionOk) {
     r.problemWithValue("aws_mq.mq_region", "is not an AWS region (e.g. us-east-1)");
   }
   const toWs = r.queue("aws_mq.mq_qname_to_ws");
@@ -205,46 +257,30 @@ function readMq(r: Reader): MqSettings | null {
     heartbeatSecs: r.integer("aws_mq.mq_heartbeat_secs", 30, { min: 0, max: 65535 }),
   };
 
-  let brokerUrl: string | null = null;
+  let broker: BrokerAddress | null = null;
   if (url !== null) {
-    brokerUrl = resolveMqUrl(r, url, user, password);
-  } else if (user !== null && password !== null && brokerId !== null && region !== null) {
-    const credentials = `${encodeURIComponent(user)}:${encodeURIComponent(password)}`;
-    brokerUrl = `amqps://${credentials}@${brokerId}.mq.${region}.amazonaws.com:${port}`;
+    const resolved = mqUrlAddress(url, user === null ? null : { user, password: password ?? "" });
+    if ("problem" in resolved) r.problem("aws_mq.mq_url", resolved.problem);
+    else broker = resolved;
+  } else if (user !== null && password !== null && brokerIdOk && regionOk) {
+    broker = amazonMqAddress(brokerId, region, port, { user, password });
   }
-  if (brokerUrl === null || toWs === null || fromWs === null) return null;
+  if (broker === null || toWs === null || fromWs === null) return null;
+  const { login } = broker;
   return {
-    url: new Secret(brokerUrl),
-    displayUrl: redactUrl(brokerUrl),
+    url: new Secret(broker.url),
+    urlWithoutCredentials: broker.bare,
+    credentials: login && { user: new Secret(login.user), password: new Secret(login.password) },
+    displayUrl: redactUrl(broker.url),
     queueToWs: toWs,
     queueFromWs: fromWs,
     ...settings,
   };
 }
 
-/** Checks an `mq_url` and adds mq_user_id/mq_password when the URL carries none. */
-function resolveMqUrl(r: Reader, url: string, user: string | null, password: string | null) {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    r.problem("aws_mq.mq_url", `is not a URL (expected amqp://host:port or amqps://host:port)`);
-    return null;
-  }
-  if (parsed.protocol !== "amqp:" && parsed.protocol !== "amqps:") {
-    r.problem("aws_mq.mq_url", `must start with amqp:// or amqps://, not "${parsed.protocol}//"`);
-    return null;
-  }
-  if (parsed.username === "" && user !== null) {
-    parsed.username = encodeURIComponent(user);
-    if (password !== null) parsed.password = encodeURIComponent(password);
-  }
-  return parsed.href;
-}
-
 function readCloudWatch(r: Reader, needs: ConfigNeeds): CloudWatchSettings {
   const region = r.text("aws_cloudwatch.cw_region", needs.logs || needs.metrics);
-  if (region !== null && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
+  if (region !== null && !AWS_REGION.test(region)) {
     r.problemWithValue("aws_cloudwatch.cw_region", "is not an AWS region (e.g. us-east-1)");
   }
   const logGroup = r.text("aws_cloudwatch.cw_log_group", needs.logs);
@@ -274,7 +310,7 @@ function readCloudWatch(r: Reader, needs: ConfigNeeds): CloudWatchSettings {
     logStream,
     retentionDays,
     metricsNamespace: namespace,
-    metricsResolutionSecs: r.integer("aws_cloudwatch.cw_metrics_resolution", 10, { min: 1, max: 86_400 }),
+    metricsResolutionSecs: r.number("aws_cloudwatch.cw_metrics_resolution", 10, { min: 1, max: 86_400 }),
   };
 }
 
@@ -319,11 +355,16 @@ class Reader {
     return this.number(key, fallback, rule, true);
   }
 
+  /**
+   * A number written as Python's float() reads it (" 10 ", "10.0", "1e1",
+   * "1_000"), since the original read its settings with int() and float();
+   * `integer` keys also take those forms when the value is whole.
+   */
   number(key: string, fallback: number, rule: NumberRule, integer = false): number {
     const text = this.text(key, false);
     if (text === null) return fallback;
-    const value = Number(text);
-    const ok = /^[+-]?(\d+\.?\d*|\.\d+)$/.test(text) && (!integer || Number.isInteger(value)) &&
+    const value = pythonFloat(text) ?? NaN;
+    const ok = Number.isFinite(value) && (!integer || Number.isInteger(value)) &&
       (rule.min === undefined || value >= rule.min) && (rule.max === undefined || value <= rule.max) &&
       (rule.allowed === undefined || rule.allowed.includes(value));
     if (!ok) this.problemWithValue(key, `is not ${rule.what ?? describe(rule, integer)}`);

@@ -1,10 +1,26 @@
 /**
- * A pure INI parser that follows Python's `configparser` defaults, so a file
- * written for the original service reads the same here: `=` or `:` between
- * key and value, `#` and `;` comment lines (no inline comments), keys
- * case-insensitive, indented continuation lines, duplicate sections and keys
- * rejected, and basic interpolation (`%%` is a literal `%`, `%(key)s` is the
- * value of another key in the same section or in `[DEFAULT]`).
+ * A pure INI parser that follows Python's `configparser` defaults (strict
+ * mode, BasicInterpolation), so a file written for the original service
+ * reads the same here:
+ *
+ * - `=` or `:` between key and value, the first one on the line; keys are
+ *   lowercased, values stripped;
+ * - `#` and `;` start a comment only at the start of a line: inline comments
+ *   are NOT stripped (`x = a ; b` is the value `a ; b`);
+ * - a line indented deeper than its key continues the value (joined with
+ *   newlines; blank lines inside are kept, trailing ones dropped);
+ * - a section header is `[name]` at the start of a line, taken as written
+ *   (not trimmed; anything after the closing `]` is ignored, as configparser
+ *   ignores it);
+ * - a section or a key that appears twice is an error, except `[DEFAULT]`,
+ *   which may appear several times and is merged;
+ * - `[DEFAULT]`'s keys apply to every section that does not set them;
+ * - `%%` is a literal `%`, `%(key)s` the value of another key of the same
+ *   section (or of `[DEFAULT]`); any other `%` is an error.
+ *
+ * Unlike configparser, which stops at the first duplicate, every problem is
+ * collected. Problems name lines, sections and keys, never values (values may
+ * be secrets).
  */
 
 /** One parsed value and the line it came from. */
@@ -13,14 +29,30 @@ export interface IniEntry {
   line: number;
 }
 
-/** Parsed sections (in file order) and every problem found on the way. */
+/** Parsed sections (in file order, `DEFAULT` included) and every problem found on the way. */
 export interface IniDocument {
   sections: Map<string, Map<string, IniEntry>>;
   problems: string[];
 }
 
-const SECTION = /^\[(.+)\]\s*$/;
-const OPTION = /^([^=:]*?)\s*[=:]\s*(.*)$/;
+/** One key of a section as configparser presents it: interpolated, or why it cannot be. */
+export interface ResolvedEntry {
+  /** The interpolated value; null when `error` says why there is none. */
+  value: string | null;
+  line: number;
+  /** True when the key is not in the section itself but comes from `[DEFAULT]`. */
+  inherited: boolean;
+  /** Why interpolation failed (names no value). */
+  error?: string;
+}
+
+/** configparser's `default_section`. */
+export const DEFAULT_SECTION = "DEFAULT";
+
+// configparser's SECTCRE, matched at the start of the stripped line: `.+` is greedy.
+const SECTION = /^\[(.+)\]/;
+// configparser's OPTCRE with delimiters `=` and `:`: the key is everything up to the first one.
+const OPTION = /^(.*?)\s*[=:]\s*(.*)$/;
 const MAX_INTERPOLATION_DEPTH = 10;
 
 /** Parses INI text; never throws, reports problems as "line N: ..." strings. */
@@ -31,12 +63,12 @@ export function parseIni(text: string): IniDocument {
   let sectionName = "";
   let last: { entry: IniEntry; indent: number } | undefined;
 
-  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  const lines = text.replace(/^\uFEFF/, "").split(/\r\n|\r|\n/);
   lines.forEach((raw, index) => {
     const line = index + 1;
     const trimmed = raw.trim();
     const indent = raw.length - raw.trimStart().length;
-    if (trimmed.startsWith("#") || trimmed.startsWith(";")) return;
+    if (trimmed.startsWith("#") || trimmed.startsWith(";")) return; // not even a blank line in a value
     if (trimmed === "") {
       if (last) last.entry.value += "\n";
       return;
@@ -48,11 +80,12 @@ export function parseIni(text: string): IniDocument {
     last = undefined;
     const header = SECTION.exec(trimmed);
     if (header) {
-      sectionName = header[1]!.trim();
-      if (sections.has(sectionName)) {
+      sectionName = header[1]!;
+      const existing = sections.get(sectionName);
+      if (existing && sectionName !== DEFAULT_SECTION) {
         problems.push(`line ${line}: section [${sectionName}] appears twice`);
       }
-      current = new Map();
+      current = existing && sectionName === DEFAULT_SECTION ? existing : new Map();
       sections.set(sectionName, current);
       return;
     }
@@ -67,8 +100,11 @@ export function parseIni(text: string): IniDocument {
       return;
     }
     const key = option[1]!.toLowerCase();
-    if (current.has(key)) {
-      problems.push(`line ${line}: key "${key}" appears twice in section [${sectionName}]`);
+    const previous = current.get(key);
+    if (previous) {
+      problems.push(
+        `line ${line}: key "${key}" appears twice in section [${sectionName}] (first on line ${previous.line})`,
+      );
       return;
     }
     const entry = { value: option[2]!, line };
@@ -83,27 +119,28 @@ export function parseIni(text: string): IniDocument {
 }
 
 /**
- * Resolves `%%` and `%(key)s` in every value, as configparser's
- * BasicInterpolation does when a value is read. Problems name the section,
- * key and line, never the value (values may be secrets).
+ * The section `name` as configparser's `config[name]` presents it: its own
+ * keys, then the `[DEFAULT]` keys it does not set, each interpolated in this
+ * section's context (so `%(key)s` in a `[DEFAULT]` value sees the section's
+ * own `key` first). A section missing from the file gets `[DEFAULT]` alone.
  */
-export function interpolateIni(doc: IniDocument): IniDocument {
-  const problems = [...doc.problems];
-  const defaults = doc.sections.get("DEFAULT") ?? new Map<string, IniEntry>();
-  const sections = new Map<string, Map<string, IniEntry>>();
-  for (const [name, section] of doc.sections) {
-    const resolved = new Map<string, IniEntry>();
-    const lookup = (key: string) => section.get(key) ?? defaults.get(key);
-    for (const [key, entry] of section) {
-      try {
-        resolved.set(key, { value: interpolate(entry.value, lookup, 0), line: entry.line });
-      } catch (err) {
-        problems.push(`line ${entry.line}: [${name}] ${key}: ${(err as Error).message}`);
-      }
+export function resolveSection(doc: IniDocument, name: string): Map<string, ResolvedEntry> {
+  const own = doc.sections.get(name) ?? new Map<string, IniEntry>();
+  const defaults = name === DEFAULT_SECTION
+    ? new Map<string, IniEntry>()
+    : doc.sections.get(DEFAULT_SECTION) ?? new Map<string, IniEntry>();
+  const lookup = (key: string) => own.get(key) ?? defaults.get(key);
+  const resolved = new Map<string, ResolvedEntry>();
+  const add = (key: string, entry: IniEntry, inherited: boolean) => {
+    try {
+      resolved.set(key, { value: interpolate(entry.value, lookup, 1), line: entry.line, inherited });
+    } catch (err) {
+      resolved.set(key, { value: null, line: entry.line, inherited, error: (err as Error).message });
     }
-    sections.set(name, resolved);
-  }
-  return { sections, problems };
+  };
+  for (const [key, entry] of own) add(key, entry, false);
+  for (const [key, entry] of defaults) if (!own.has(key)) add(key, entry, true);
+  return resolved;
 }
 
 function interpolate(

@@ -72,6 +72,11 @@ export class RejectPacer {
     return this.#rejections;
   }
 
+  /** Distinct messages (by body) taken so far: each is, or will be, handed back to the queue. */
+  get messages(): number {
+    return this.#sightings.size;
+  }
+
   /** Deliveries held right now (each takes a prefetch slot). */
   get held(): number {
     return this.#held.size;

@@ -1,8 +1,10 @@
 /**
  * bridgetester's command line, as a pure function: argv in, a `TesterCli`
  * or a `UsageError` out. Flags, short and long names and defaults follow the
- * original bridgetester.py (argparse); `-q`, `--json`, `--max-p99` and
- * `--version` are ours.
+ * original bridgetester.py (argparse); `-q`, `--json`, `--max-p99`,
+ * `--size`, `--version`, and `-s`/`--ssm-region` (read the configuration
+ * like mq2wsbridge does) are ours. The bridge's `-r` is `--ssm-region`; here
+ * `-r` stays the original's `--report`, so `--ssm-region` has no short form.
  */
 import { parseArgs } from "node:util";
 import { UsageError } from "./bridge_args.ts";
@@ -23,6 +25,10 @@ export interface TesterCli {
   focused: boolean;
   quiet: boolean;
   config: string;
+  /** `-s`: configuration from Parameter Store, as `mq2wsbridge -s`; overrides `-c`. */
+  ssm: boolean;
+  /** `--ssm-region`: Parameter Store's region instead of the usual sources. */
+  ssmRegion: string | null;
   /** A file path, `-` for standard output, or null. */
   json: string | null;
   maxP99Ms: number | null;
@@ -49,7 +55,8 @@ export const MAX_COUNT = 10_000_000;
 
 export const USAGE =
   "usage: bridgetester [-h] [-v] [-n NUM_MSGS] [-d MSG_DELAY] [-x] [-e END_DELAY] [-g] [-r REPORT_FILE]\n" +
-  "                    [-f] [-c CONFIG_FILE] [-q] [--json FILE] [--max-p99 MS] [--size BYTES] [--version]";
+  "                    [-f] [-c CONFIG_FILE] [-s] [--ssm-region REGION] [-q] [--json FILE] [--max-p99 MS]\n" +
+  "                    [--size BYTES] [--version]";
 
 export const HELP = `${USAGE}
 
@@ -76,6 +83,11 @@ options:
   -f, --focused         report only this run's own messages, not the others we reject (plain view)
   -c CONFIG_FILE, --config CONFIG_FILE
                         config file to use (default: mq2wsbridge.ini)
+  -s, --ssm             read the configuration from systems manager parameter store (/mq2wsbridge),
+                        as mq2wsbridge -s does; overrides -c
+  --ssm-region REGION   parameter store region instead of the usual sources (AWS_REGION,
+                        AWS_DEFAULT_REGION, ~/.aws/config, the EC2 instance's own region); it is
+                        mq2wsbridge's -r: here -r is the report file, as in the original
   -q, --quiet           plain view without a line per message: progress each second and summary
   --json FILE           also write the closing summary as JSON to FILE ('-' for standard output;
                         everything else then goes to standard error)
@@ -88,9 +100,9 @@ to exit" when standard input is a terminal. Every view ends with a summary on st
 
 exit status: 0 every message came back; 1 some did not (lost, or never sent); 2 usage error
 (including -v/-g when standard output is not a terminal); 3 the p99 latency exceeded --max-p99;
-69 gave up connecting to the broker; 74 cannot write the -r or --json file; 78 configuration
-error (including a queue that exists with other settings); 130 interrupted (Ctrl-C, SIGTERM,
-SIGHUP) before every message came back.`;
+69 gave up connecting to the broker, or cannot read Parameter Store (-s); 74 cannot write the -r
+or --json file; 78 configuration error (including a queue that exists with other settings);
+130 interrupted (Ctrl-C, SIGTERM, SIGHUP) before every message came back.`;
 
 /** Parses argv (without the program name). Throws `UsageError`. */
 export function parseTesterArgs(argv: string[]): TesterCli {
@@ -110,6 +122,8 @@ export function parseTesterArgs(argv: string[]): TesterCli {
         report: { type: "string", short: "r" },
         focused: { type: "boolean", short: "f" },
         config: { type: "string", short: "c" },
+        ssm: { type: "boolean", short: "s" },
+        "ssm-region": { type: "string" },
         quiet: { type: "boolean", short: "q" },
         json: { type: "string" },
         "max-p99": { type: "string" },
@@ -133,6 +147,10 @@ export function parseTesterArgs(argv: string[]): TesterCli {
   for (const [flag, value] of [["-r/--report", values.report], ["--json", values.json]] as const) {
     if (value === "") throw new UsageError(`argument ${flag}: expected a file name, got ""`);
   }
+  const region = values["ssm-region"];
+  if (region !== undefined && !AWS_REGION.test(region)) {
+    throw new UsageError(`argument --ssm-region: "${region}" is not an AWS region (e.g. us-east-1)`);
+  }
   const maxP99 = values["max-p99"];
   return {
     view: values.visual ? "table" : values.graph ? "grid" : "plain",
@@ -144,6 +162,8 @@ export function parseTesterArgs(argv: string[]): TesterCli {
     focused: values.focused ?? false,
     quiet: values.quiet ?? false,
     config: values.config ?? "mq2wsbridge.ini",
+    ssm: values.ssm ?? false,
+    ssmRegion: region ?? null,
     json: values.json ?? null,
     maxP99Ms: maxP99 === undefined ? null : milliseconds(maxP99),
     size: values.size === undefined ? null : messageSize(values.size),
@@ -153,6 +173,7 @@ export function parseTesterArgs(argv: string[]): TesterCli {
 }
 
 const DECIMAL = /^(\d+\.?\d*|\.\d+)$/;
+const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 function wholeNumber(text: string | undefined, flag: string, fallback: number): number {
   if (text === undefined) return fallback;

@@ -292,6 +292,7 @@ class TesterRun implements RunState {
       foreign: { ...this.foreign },
       confirmed: this.#confirmed,
       republished: this.#republished,
+      foreignHandedBack: this.#pacer.messages,
       startedAt: this.startedAt,
       lastSentAt: this.#lastSentAt,
       lastReceivedAt: this.#lastReceivedAt,

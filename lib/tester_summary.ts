@@ -17,6 +17,8 @@ export interface RunResult {
   confirmed: number;
   /** Sends repeated because the broker connection dropped before confirming them. */
   republished: number;
+  /** Distinct foreign messages handed back to the from_ws queue (0 with -x, which consumes them). */
+  foreignHandedBack: number;
   /** First send (NaN if none). */
   startedAt: number;
   lastSentAt: number;
@@ -39,7 +41,8 @@ export interface Summary {
   /** Never sent (the run was interrupted). */
   unsent: number;
   duplicates: number;
-  foreign: { deliveries: number; rejected: number; consumed: number };
+  /** `handedBack`: distinct messages left on the queue for their owner (deliveries count each sighting). */
+  foreign: { deliveries: number; rejected: number; consumed: number; handedBack: number };
   elapsedSecs: number;
   sendSecs: number;
   throughput: { sentPerSec: number | null; reconciledPerSec: number | null };
@@ -66,6 +69,7 @@ export function summarize(result: RunResult): Summary {
       deliveries: result.foreign.deliveries,
       rejected: result.foreign.rejected,
       consumed: result.foreign.consumed,
+      handedBack: result.foreignHandedBack,
     },
     elapsedSecs: round((result.endedAt - started) / 1000, 3),
     sendSecs: round(sendMs / 1000, 3),

@@ -18,10 +18,15 @@ export interface TesterOutput {
   stderr: string;
 }
 
-/** Runs `tester.ts args` to completion (killed after `ms`); stdin is not a terminal. */
-export async function runTesterCli(args: string[], ms = 60_000): Promise<TesterOutput> {
+/** Runs `tester.ts args` to completion (killed after `ms`), with extra `env`; stdin is not a terminal. */
+export async function runTesterCli(
+  args: string[],
+  ms = 60_000,
+  env: Record<string, string> = {},
+): Promise<TesterOutput> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--no-check", ...TESTER_PERMISSIONS, TESTER, ...args],
+    env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -36,9 +41,13 @@ export async function runTesterCli(args: string[], ms = 60_000): Promise<TesterO
   }
 }
 
-/** Starts `mq2wsbridge -c ini [-X]` and waits for its "Bridging" line. */
-export async function startBridgeProcess(ini: string, { stub = true } = {}): Promise<BridgeProcess> {
-  const bridge = spawnBridge(["-c", ini, "-v", ...(stub ? ["-X"] : [])]);
+/** Starts `mq2wsbridge -c ini [-X]` (`-s` when `ini` is "-s") and waits for its "Bridging" line. */
+export async function startBridgeProcess(
+  ini: string,
+  { stub = true, env }: { stub?: boolean; env?: Record<string, string> } = {},
+): Promise<BridgeProcess> {
+  const source = ini === "-s" ? ["-s"] : ["-c", ini];
+  const bridge = spawnBridge([...source, "-v", ...(stub ? ["-X"] : [])], env);
   try {
     await bridge.waitForLine(/Bridging/, 20_000);
   } catch (err) {

@@ -10,6 +10,8 @@ import { bridgeValues, spawnBridge, TEST_CLIENT_SECRET, writeIni } from "./_brid
 import { brokerUser, openBroker } from "./_broker.ts";
 import { startProxy } from "./_proxy.ts";
 import { startWsServer } from "./_ws_server.ts";
+import { verifyToken } from "./_jwt.ts";
+import { rabbitmqctl } from "../tools/rabbitmqctl.ts";
 
 Deno.test("parseBridgeArgs() has the original's defaults: run forever, mq2wsbridge.ini, WARN and ERROR only", () => {
   assert.deepEqual(parseBridgeArgs([]), {
@@ -294,5 +296,80 @@ Deno.test("mq2wsbridge -d logs one line per message bridged each way, with tag o
       assert.equal(received.length, 3, "one line per from_ws message");
       assert.match(received[0]!, /message_id=mq2wsbridge-[0-9a-f]{8}-1 bytes=8 text=true body="tab\\there"/);
     }
+  }
+});
+
+Deno.test("mq2wsbridge --runsecs 2592000 (30 days, over setTimeout's 24.8-day limit) keeps bridging [integration]", async () => {
+  await using broker = await openBroker();
+  const toWs = await broker.queue("to_ws");
+  const fromWs = await broker.queue("from_ws");
+  await using ini = await writeIni(bridgeValues({ toWs, fromWs }));
+  await using bridge = spawnBridge(["-c", ini.path, "-X", "-v", "--runsecs", "2592000"]);
+  await bridge.waitForLine(/Bridging/);
+  await broker.publish(toWs, ["still running"]);
+  assert.deepEqual((await broker.collect(fromWs, 1)).map((m) => m.text), ["still running"]);
+  assert.doesNotMatch(bridge.output, /shutting down|Stopped|TimeoutOverflow/);
+  bridge.kill("SIGTERM");
+  assert.equal((await bridge.exit()).code, 0, bridge.output);
+  for (const nonsense of ["1.5", "1e3", "-5", "", "99999999999999999999", "30d"]) {
+    await using bad = spawnBridge(["--runsecs", nonsense, "-c", ini.path]);
+    assert.equal((await bad.exit()).code, 2, `--runsecs "${nonsense}": ${bad.output}`);
+    assert.match(bad.output, /error: .*--runsecs/);
+  }
+});
+
+for (const noDelay of ["true", "false"]) {
+  Deno.test(`mq2wsbridge connects to api_host + api_uri when api_host has a path, with the original's claims (ws_no_delay=${noDelay}) [integration]`, async () => {
+    await using broker = await openBroker();
+    const toWs = await broker.queue("to_ws");
+    const fromWs = await broker.queue("from_ws");
+    await using server = startWsServer();
+    const apiHost = `${server.url}/prod`;
+    await using ini = await writeIni(
+      bridgeValues({ toWs, fromWs, wsUrl: apiHost }, {
+        "ws_api.api_uri": "/bridge?v=2",
+        "ws_api.ws_no_delay": noDelay, // true: through the relay, which takes only the host from api_host
+      }),
+    );
+    await using bridge = spawnBridge(["-c", ini.path, "-v"]);
+    await bridge.waitForLine(/Bridging/);
+    await broker.publish(toWs, ["through the stage"]);
+    assert.deepEqual((await broker.collect(fromWs, 1)).map((m) => m.text), ["through the stage"]);
+    const request = server.requests[0]!;
+    assert.equal(request.pathname, "/prod/bridge");
+    assert.equal(request.searchParams.get("v"), "2");
+    const { claims } = await verifyToken(server.tokens[0]!, TEST_CLIENT_SECRET);
+    assert.equal(claims.host, apiHost);
+    assert.equal(claims.path, "/bridge?v=2");
+    assert.doesNotMatch(bridge.output, /Cannot set up the no-delay relay/);
+    bridge.kill("SIGTERM");
+    assert.equal((await bridge.exit()).code, 0, bridge.output);
+  });
+}
+
+Deno.test("mq2wsbridge logs in with an mq_password holding %, @, :, / and spaces [integration]", async () => {
+  const name = `test-user-${crypto.randomUUID().slice(0, 8)}`;
+  const password = `p%zz@:/ ?#&=+${crypto.randomUUID().slice(0, 8)}`;
+  await rabbitmqctl(["add_user", name, password]);
+  try {
+    await rabbitmqctl(["set_permissions", "-p", "/", name, ".*", ".*", ".*"]);
+    await using broker = await openBroker();
+    const toWs = await broker.queue("to_ws");
+    const fromWs = await broker.queue("from_ws");
+    // In the INI file "%%" is one "%" (configparser's rule).
+    await using ini = await writeIni(bridgeValues({ toWs, fromWs, mqUrl: "amqp://127.0.0.1:5672" }, {
+      "aws_mq.mq_user_id": name,
+      "aws_mq.mq_password": password.replaceAll("%", "%%"),
+      "aws_mq.mq_max_connect_attempts": "1",
+    }));
+    await using bridge = spawnBridge(["-c", ini.path, "-X", "-v"]);
+    await bridge.waitForLine(/Bridging/);
+    await broker.publish(toWs, ["logged in"]);
+    assert.deepEqual((await broker.collect(fromWs, 1)).map((m) => m.text), ["logged in"]);
+    bridge.kill("SIGTERM");
+    assert.equal((await bridge.exit()).code, 0, bridge.output);
+    assert.ok(!bridge.output.includes(password) && !bridge.output.includes(encodeURIComponent(password)));
+  } finally {
+    await rabbitmqctl(["delete_user", name]);
   }
 });

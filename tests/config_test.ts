@@ -57,8 +57,11 @@ Deno.test("parseConfig() fills in every default of the original and of our own k
       caFile: null,
     },
   );
-  const { url: _url, ...mq } = config.mq;
+  const { url: _url, credentials, ...mq } = config.mq;
+  assert.equal(credentials?.user.reveal(), "user");
+  assert.equal(credentials?.password.reveal(), "password");
   assert.deepEqual(mq, {
+    urlWithoutCredentials: "amqps://b-1234.mq.us-east-1.amazonaws.com:5671",
     displayUrl: "amqps://user:***@b-1234.mq.us-east-1.amazonaws.com:5671",
     caFile: null,
     queueToWs: "to_ws",
@@ -171,10 +174,10 @@ Deno.test("parseConfig() reports every problem at once, each naming its section.
   });
   assert.deepEqual(found, [
     "aws_mq.mq_prefetch_count: is not a known setting (misspelt?)",
-    '"ws_api.api_host": "https://api.example.com" is not a ws:// or wss:// host (e.g. wss://api.example.com)'
-      .replace('"ws_api.api_host"', "ws_api.api_host"),
+    'ws_api.api_host: "https://api.example.com" is not a ws:// or wss:// URL (e.g. wss://api.example.com, ' +
+    "or wss://abc123.execute-api.us-east-1.amazonaws.com/prod)",
     'ws_api.api_uri: "path" must start with "/" (e.g. /path/to/ws)',
-    'ws_api.ws_ping_interval: "-1" is not a number of at least 0',
+    'ws_api.ws_ping_interval: "-1" is not a number from 0 to 86400',
     'aws_mq.mq_port: "abc" is not a port number (1-65535)',
     'aws_mq.mq_region: "Virginia" is not an AWS region (e.g. us-east-1)',
     'aws_mq.mq_qname_from_ws: must differ from mq_qname_to_ws ("to_ws"), or messages would loop',
@@ -233,10 +236,10 @@ Deno.test("parseConfig() labels keys the way the source names them", () => {
 });
 
 Deno.test("parseConfig() returns a frozen object whose secrets print as ***", () => {
-  const config = parseConfig(raw(MINIMAL), ALL);
-  assert.ok(Object.isFrozen(config) && Object.isFrozen(config.mq));
+  const config = parseConfig(raw({ ...MINIMAL, "aws_mq.mq_password": "s3cr3t-pw" }), ALL);
+  assert.ok(Object.isFrozen(config) && Object.isFrozen(config.mq) && Object.isFrozen(config.mq.credentials));
   for (const text of [JSON.stringify(config), Deno.inspect(config, { depth: 10 }), `${config.mq.url}`]) {
-    assert.ok(!text.includes("password") && !text.includes("00ff"), text);
+    assert.ok(!text.includes("s3cr3t-pw") && !text.includes("00ff"), text);
   }
 });
 
@@ -270,5 +273,47 @@ Deno.test("the README's configuration table lists every key, in order, with the 
     const documented = rows[i]!.default;
     if (def.default !== undefined) assert.equal(documented, def.default, rows[i]!.key);
     else assert.match(documented, /^(required|none)/, rows[i]!.key);
+  }
+});
+
+Deno.test("parseConfig() accepts an api_host with a path (an API Gateway stage): URL = api_host + api_uri", () => {
+  const stage = "wss://abc123.execute-api.us-east-1.amazonaws.com/prod";
+  for (
+    const [apiHost, apiUri, url] of [
+      [stage, "/", `${stage}/`],
+      [stage, "/ws?v=2", `${stage}/ws?v=2`],
+      ["ws://127.0.0.1:8080/a/b", "/c", "ws://127.0.0.1:8080/a/b/c"],
+      ["WSS://API.example.com", "/ws", "WSS://API.example.com/ws"],
+    ]
+  ) {
+    const ws = parseConfig(raw({ ...MINIMAL, "ws_api.api_host": apiHost!, "ws_api.api_uri": apiUri! }), ALL)
+      .ws!;
+    assert.equal(ws.apiHost, apiHost, "kept as written: it is the token's host claim");
+    assert.equal(ws.apiHost + ws.apiUri, url);
+  }
+});
+
+Deno.test("parseConfig() refuses an api_host that cannot be joined with api_uri, naming what is wrong", () => {
+  const cases: [string, RegExp][] = [
+    ["api.example.com", /"api\.example\.com" is not a ws:\/\/ or wss:\/\/ URL/],
+    ["https://api.example.com/prod", /is not a ws:\/\/ or wss:\/\/ URL/],
+    ["wss://", /is not a ws:\/\/ or wss:\/\/ URL/],
+    ["wss://api.example.com/prod?stage=1", /may not hold a query, a fragment or spaces/],
+    ["wss://api.example.com/#x", /may not hold a query, a fragment or spaces/],
+    ["wss://user:pw@api.example.com", /^ws_api\.api_host: may not hold a user name or password/],
+  ];
+  for (const [apiHost, why] of cases) {
+    const found = problems({ ...MINIMAL, "ws_api.api_host": apiHost });
+    assert.equal(found.length, 1, apiHost);
+    assert.match(found[0]!, why);
+    assert.match(found[0]!, /^ws_api\.api_host: /);
+  }
+});
+
+Deno.test("parseConfig() never shows a password or token someone put in api_host", () => {
+  for (const apiHost of ["https://me:hunter2@api.example.com", "wss://api.example.com/prod?token=hunter2"]) {
+    const found = problems({ ...MINIMAL, "ws_api.api_host": apiHost }).join("\n");
+    assert.match(found, /^ws_api\.api_host: /);
+    assert.ok(!found.includes("hunter2"), found);
   }
 });

@@ -43,12 +43,11 @@ Deno.test("bypasses() reads NO_PROXY as curl does: *, names, suffixes, addresses
 });
 
 Deno.test("proxyEnvFrom() prefers the lower-case names, as curl does; proxyLabel() hides credentials", () => {
-  const vars: Record<string, string> = {
-    HTTPS_PROXY: "http://upper:1",
-    https_proxy: "http://lower:2",
-    NO_PROXY: "x",
-  };
-  const env = proxyEnvFrom((name) => vars[name]);
+  const vars = new Map([["HTTPS_PROXY", "http://upper:1"], ["https_proxy", "http://lower:2"], [
+    "NO_PROXY",
+    "x",
+  ]]);
+  const env = proxyEnvFrom((name) => vars.get(name));
   assert.equal(env.httpsProxy, "http://lower:2");
   assert.equal(env.noProxy, "x");
   assert.equal(proxyLabel(new URL("http://user:pw@proxy:3128")), "http://proxy:3128");

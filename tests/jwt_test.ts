@@ -3,7 +3,16 @@
  * with WebCrypto's HMAC verify and a base64url decoder of the test's own.
  */
 import assert from "node:assert/strict";
-import { base64Url, hexToBytes, makeToken, tokenClaims, type TokenInput, wsUrl } from "../lib/jwt.ts";
+import {
+  base64Url,
+  hexToBytes,
+  makeToken,
+  tokenClaims,
+  type TokenInput,
+  tokenUrl,
+  wsUrl,
+} from "../lib/jwt.ts";
+import { parseConfig } from "../lib/config.ts";
 import { Secret } from "../lib/secret.ts";
 import { fromBase64Url, UUID_V4, verifyToken } from "./_jwt.ts";
 
@@ -140,4 +149,27 @@ Deno.test("wsUrl() keeps a real token intact as the jwt parameter", async () => 
   assert.equal(url.searchParams.get("jwt"), token);
   assert.equal(url.searchParams.get("v"), "2");
   assert.equal(url.pathname, "/path/to/ws");
+});
+
+Deno.test("tokenUrl() with an API Gateway stage in api_host: URL = api_host + api_uri, claims host = api_host, path = api_uri", async () => {
+  const apiHost = "wss://abc123.execute-api.us-east-1.amazonaws.com/prod";
+  const settings = parseConfig({
+    source: "t.ini",
+    values: new Map(Object.entries({
+      "ws_api.client_id": "client-42",
+      "ws_api.client_secret": SECRET_HEX,
+      "ws_api.api_host": apiHost,
+      "ws_api.api_uri": "/ws?v=2",
+      "aws_mq.mq_url": "amqp://127.0.0.1",
+      "aws_mq.mq_qname_to_ws": "a",
+      "aws_mq.mq_qname_from_ws": "b",
+    })),
+  }, { ws: true, logs: false, metrics: false }).ws!;
+  const url = new URL(await tokenUrl(settings, 1_700_000_000));
+  assert.equal(url.host, "abc123.execute-api.us-east-1.amazonaws.com");
+  assert.equal(url.pathname, "/prod/ws");
+  assert.equal(url.searchParams.get("v"), "2");
+  const { claims } = await verifyToken(url.searchParams.get("jwt")!, SECRET_HEX);
+  assert.equal(claims.host, apiHost, "the original's host claim: api_host as configured");
+  assert.equal(claims.path, "/ws?v=2", "the original's path claim: api_uri as configured");
 });

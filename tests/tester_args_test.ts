@@ -13,6 +13,8 @@ Deno.test("parseTesterArgs() defaults to the original's values", () => {
     focused: false,
     quiet: false,
     config: "mq2wsbridge.ini",
+    ssm: false,
+    ssmRegion: null,
     json: null,
     maxP99Ms: null,
     size: null,
@@ -80,6 +82,19 @@ Deno.test("parseTesterArgs() reads every flag by its short and long name", () =>
   assert.equal(parseTesterArgs(["--max-p99", "12.5"]).maxP99Ms, 12.5);
   assert.equal(parseTesterArgs(["-h"]).help, true);
   assert.equal(parseTesterArgs(["--version"]).version, true);
+});
+
+Deno.test("parseTesterArgs() reads -s/--ssm and --ssm-region like mq2wsbridge; -r stays the report file", () => {
+  for (const argv of [["-s", "--ssm-region", "eu-west-1"], ["--ssm", "--ssm-region=eu-west-1"]]) {
+    const cli = parseTesterArgs([...argv, "-r", "r.txt"]);
+    assert.equal(cli.ssm, true);
+    assert.equal(cli.ssmRegion, "eu-west-1");
+    assert.equal(cli.report, "r.txt");
+  }
+  assert.throws(
+    () => parseTesterArgs(["-s", "--ssm-region", "mars"]),
+    (e) => e instanceof UsageError && /--ssm-region: "mars" is not an AWS region/.test(e.message),
+  );
 });
 
 Deno.test("parseTesterArgs() accepts a delay of 0 and fractions of a second", () => {

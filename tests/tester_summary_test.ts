@@ -24,6 +24,7 @@ function run(count: number, back: Record<number, number>, extra: Partial<RunResu
     foreign: { deliveries: 0, rejected: 0, consumed: 0, held: 0 },
     confirmed: count,
     republished: 0,
+    foreignHandedBack: 0,
     startedAt: 1000,
     lastSentAt: 1000 + (count - 1) * 10,
     lastReceivedAt: last,

@@ -59,6 +59,23 @@ Deno.test("bridgetester reports every message lost when no bridge runs, after th
   assert.ok(secs >= 1.5, `waited the end delay: ${secs.toFixed(2)} s`);
   assert.match(out.stdout, /^Number of messages reconciled: 0 of 5$/m);
   assert.match(out.stdout, /^Lost {8}5$/m);
+  // What is left behind, and how to clear it: they would go to the WebSocket API once a bridge starts.
+  assert.match(
+    out.stdout,
+    new RegExp(
+      `^Left on the broker: 5 test messages of this run did not come back\\. Each is still on queue "${toWs}"`,
+      "m",
+    ),
+  );
+  assert.match(
+    out.stdout,
+    /expires 5 min after it was sent \(a bridge started before then sends it to the WebSocket API\)/,
+  );
+  assert.match(
+    out.stdout,
+    new RegExp(`To clear them: .*rabbitmqctl purge_queue ${toWs.replaceAll(".", "\\.")} `),
+  );
+  assert.match(out.stdout, new RegExp(`bridgetester -c ${ini.path} -x -n 1`));
   const lines = (await Deno.readTextFile(report)).split("\n");
   assert.equal(lines.pop(), "", "one message per line, newline-terminated");
   assert.deepEqual(lines.map((line) => BODY.exec(line)?.[1]), ["1", "2", "3", "4", "5"]);
@@ -81,6 +98,14 @@ Deno.test("bridgetester leaves a message that is not its own in the queue, witho
   const out = await runTesterCli(["-c", ini.path, "-n", "4", "-d", "0.5", "-e", "10", "--json", json]);
   assert.equal(out.code, 0, out.stdout + out.stderr);
   assert.match(out.stdout, /not ours, handed back: for another consumer/);
+  assert.match(
+    out.stdout,
+    new RegExp(
+      `^Left on the broker: 1 message on queue "${fromWs}" was not this run's and was handed back`,
+      "m",
+    ),
+  );
+  assert.doesNotMatch(out.stdout, /test messages? of this run did not come back/, "all of ours came back");
   const summary = JSON.parse(await Deno.readTextFile(json));
   assert.equal(summary.reconciled, 4);
   assert.equal(summary.foreign.consumed, 0);
@@ -137,7 +162,8 @@ Deno.test("bridgetester -x consumes a message that is not its own [integration]"
   assert.equal(out.code, 0, out.stdout + out.stderr);
   assert.match(out.stdout, /not ours, consumed \(-x\): stale test message/);
   const summary = JSON.parse(await Deno.readTextFile(json));
-  assert.deepEqual(summary.foreign, { deliveries: 1, rejected: 0, consumed: 1 });
+  assert.deepEqual(summary.foreign, { deliveries: 1, rejected: 0, consumed: 1, handedBack: 0 });
+  assert.doesNotMatch(out.stdout, /Left on the broker/, "-x consumed it: nothing left");
   assert.equal(await broker.ready(fromWs), 0);
 });
 
