@@ -1,8 +1,7 @@
 /**
  * The broker's address from `[aws_mq]`, pure: the URL with the login in it
- * (percent-encoded as UTF-8, so any character survives), the same URL
- * without it, and the login itself, decoded, for clients that must not parse
- * it back out of the URL. A `mq_url` whose own user info is not valid
+ * (percent-encoded as UTF-8, so any character survives; handlers/mq_protocol.ts
+ * decodes it as UTF-8 for the client). A `mq_url` whose own user info is not valid
  * percent-encoding is refused here, as a configuration problem, instead of
  * failing in the client later ("URI malformed").
  */
@@ -15,12 +14,8 @@ export interface Login {
 
 /** Where the broker is and how to log in. */
 export interface BrokerAddress {
-  /** With the login percent-encoded into it. */
+  /** With the login percent-encoded into it (none: the client's default login applies). */
   url: string;
-  /** Without any user name or password. */
-  bare: string;
-  /** Null when there is none (the client's default login applies). */
-  login: Login | null;
 }
 
 /** The Amazon MQ endpoint of `brokerId` in `region` (both already checked). */
@@ -63,7 +58,7 @@ function withLogin(bare: URL, login: Login | null): BrokerAddress {
     full.username = encodeURIComponent(login.user);
     full.password = encodeURIComponent(login.password);
   }
-  return { url: full.href, bare: bare.href, login };
+  return { url: full.href };
 }
 
 function decode(text: string): string | null {

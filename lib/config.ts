@@ -53,24 +53,13 @@ export interface WsSettings {
   caFile: string | null;
 }
 
-/** A broker login: user name and password, decoded (not URL-encoded), both secret. */
-export interface MqCredentials {
-  user: Secret;
-  password: Secret;
-}
-
 /** Resolved `[aws_mq]` settings; `url` carries the credentials. */
 export interface MqSettings {
-  /** The broker URL with the credentials in it (user and password percent-encoded as UTF-8). */
-  url: Secret;
-  /** The same URL without user name and password: give the login to the client from `credentials`. */
-  urlWithoutCredentials: string;
   /**
-   * The login, decoded: from `mq_url`'s user info when it has one, else from
-   * mq_user_id / mq_password. Null when there is none (a `mq_url` without
-   * credentials and no mq_user_id: the client's default login applies).
+   * The broker URL with the credentials in it, user and password percent-encoded as UTF-8 (any
+   * character survives; handlers/mq_protocol.ts decodes them for the client).
    */
-  credentials: MqCredentials | null;
+  url: Secret;
   /** The broker URL with the password hidden, for logs. */
   displayUrl: string;
   caFile: string | null;
@@ -266,11 +255,8 @@ function readMq(r: Reader): MqSettings | null {
     broker = amazonMqAddress(brokerId, region, port, { user, password });
   }
   if (broker === null || toWs === null || fromWs === null) return null;
-  const { login } = broker;
   return {
     url: new Secret(broker.url),
-    urlWithoutCredentials: broker.bare,
-    credentials: login && { user: new Secret(login.user), password: new Secret(login.password) },
     displayUrl: redactUrl(broker.url),
     queueToWs: toWs,
     queueFromWs: fromWs,
