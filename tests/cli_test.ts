@@ -347,9 +347,9 @@ for (const noDelay of ["true", "false"]) {
   });
 }
 
-Deno.test("mq2wsbridge logs in with an mq_password holding %, @, :, / and spaces [integration]", async () => {
+Deno.test("mq2wsbridge logs in with an mq_password holding non-ASCII, %, @, :, / and spaces [integration]", async () => {
   const name = `test-user-${crypto.randomUUID().slice(0, 8)}`;
-  const password = `p%zz@:/ ?#&=+${crypto.randomUUID().slice(0, 8)}`;
+  const password = `pässwörd-€-日本 p%zz@:/ ?#&=+${crypto.randomUUID().slice(0, 8)}`;
   await rabbitmqctl(["add_user", name, password]);
   try {
     await rabbitmqctl(["set_permissions", "-p", "/", name, ".*", ".*", ".*"]);
