@@ -4,15 +4,31 @@
  * `/mq2wsbridge` in one paged GetParametersByPath walk and hands back the same
  * `RawConfig` an INI file gives, with each key labelled by its parameter name
  * so validation errors point at the parameter to fix. Accepts the names the
- * original service wrote (the INI name wins when both exist).
+ * original service wrote (the INI name wins when both exist). Migration makes
+ * the store equal to the INI file: it writes every key the file sets and
+ * deletes every other parameter under the prefix, so nothing stale wins later.
+ *
+ * A refused permission (IAM, or KMS for SecureString values) is an
+ * `AwsPermissionError` naming the action to allow; restarting cannot fix it.
  *
  * Values are never printed: errors carry parameter names only, and any text
  * the service echoes back is scrubbed of the values being written.
  */
-import { GetParametersByPathCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import {
+  DeleteParametersCommand,
+  GetParametersByPathCommand,
+  PutParameterCommand,
+  SSMClient,
+} from "@aws-sdk/client-ssm";
 import { loadConfig } from "@smithy/core/config";
 import { ConfigError, type RawConfig } from "../lib/config.ts";
-import { awsClientConfig, type AwsOptions, describeAwsError } from "../lib/aws.ts";
+import {
+  awsClientConfig,
+  type AwsOptions,
+  AwsPermissionError,
+  describeAwsError,
+  isPermissionFailure,
+} from "../lib/aws.ts";
 import { Redactor } from "../lib/secret.ts";
 
 /** Where the parameters live, plus the usual client settings. */
@@ -39,10 +55,14 @@ export interface SsmSource {
   warnings: string[];
 }
 
-/** Parameter names written by `migrateToSsm`, and INI keys skipped because they were empty. */
+/** What `migrateToSsm` did, by parameter name (never a value). */
 export interface MigrationResult {
+  /** Parameters written, one per non-empty INI key. */
   written: string[];
+  /** INI keys (`section.key`) not written because they are empty. */
   skipped: string[];
+  /** Parameters under the prefix that the INI file does not set, deleted. */
+  deleted: string[];
 }
 
 /** `/mq2wsbridge/aws_mq/mq_port` for `aws_mq.mq_port`. */
@@ -88,7 +108,7 @@ export async function readSsmConfig(options: SsmOptions): Promise<SsmSource> {
   try {
     params = await readParameters(client, prefix);
   } catch (err) {
-    throw describeAwsError(`Cannot read parameters under "${prefix}" from SSM in ${options.region}`, err);
+    throw readError(`Cannot read parameters under "${prefix}" from SSM in ${options.region}`, err);
   } finally {
     client.destroy();
   }
@@ -99,6 +119,22 @@ export async function readSsmConfig(options: SsmOptions): Promise<SsmSource> {
     ]);
   }
   return parametersToRaw(params, prefix);
+}
+
+/**
+ * Reading decrypts SecureString values with their KMS key: a key the role may
+ * not use surfaces as AccessDenied from KMS (or InvalidKeyId), and names
+ * kms:Decrypt; any other denial names ssm:GetParametersByPath.
+ */
+function readError(action: string, err: unknown, redact?: (s: string) => string): Error {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  const kms = (err as Error)?.name === "InvalidKeyId" ||
+    (isPermissionFailure(err) && /kms:|AWSKMS|KMS key|ciphertext/i.test(text));
+  if (!kms) return describeAwsError(action, err, redact, "ssm:GetParametersByPath");
+  const reason = `KMS refused to decrypt a SecureString parameter (${redact ? redact(text) : text}): allow ` +
+    `kms:Decrypt on the parameter's KMS key in the IAM policy of the instance role ` +
+    `(the AWS managed key alias/aws/ssm needs no statement)`;
+  return new AwsPermissionError(`${action}: ${reason}`, "kms:Decrypt", { cause: err });
 }
 
 async function readParameters(client: SSMClient, prefix: string): Promise<Map<string, string>> {
@@ -124,9 +160,11 @@ async function readParameters(client: SSMClient, prefix: string): Promise<Map<st
 }
 
 /**
- * Writes every non-empty INI value as a SecureString (KMS key `alias/aws/ssm`,
- * overwriting), then reads the store back and checks each one arrived.
- * Returns the names written, never the values.
+ * Makes Parameter Store equal to the INI file: writes every non-empty INI
+ * value as a SecureString (KMS key `alias/aws/ssm`, overwriting), deletes
+ * every other parameter under the prefix (keys the file no longer has, or
+ * leaves empty, and the original's legacy names), then reads the store back
+ * and checks it holds exactly what was written. Returns names, never values.
  */
 export async function migrateToSsm(raw: RawConfig, options: SsmOptions): Promise<MigrationResult> {
   const prefix = options.prefix ?? SSM_PREFIX;
@@ -134,6 +172,7 @@ export async function migrateToSsm(raw: RawConfig, options: SsmOptions): Promise
   for (const value of raw.values.values()) redactor.add(value);
   // AWS validation messages quote the offending value ("Value 'x' at 'value' ...").
   const redact = (text: string) => redactor.redact(text).replace(/Value '[^']*'/g, "Value '***'");
+  const region = options.region;
 
   const written = new Map<string, string>();
   const skipped: string[] = [];
@@ -141,7 +180,7 @@ export async function migrateToSsm(raw: RawConfig, options: SsmOptions): Promise
   try {
     for (const [key, value] of raw.values) {
       if (value.trim() === "") {
-        skipped.push(key); // SSM refuses empty values; an empty key means "unset" anyway
+        skipped.push(key); // SSM refuses empty values; an empty key means "unset", so it is deleted below
         continue;
       }
       const name = parameterName(key, prefix);
@@ -157,26 +196,61 @@ export async function migrateToSsm(raw: RawConfig, options: SsmOptions): Promise
           }),
         );
       } catch (err) {
-        throw describeAwsError(`Cannot write parameter ${name} to SSM in ${options.region}`, err, redact);
+        throw describeAwsError(
+          `Cannot write parameter ${name} to SSM in ${region}`,
+          err,
+          redact,
+          "ssm:PutParameter",
+        );
       }
       written.set(name, value);
     }
-    let stored: Map<string, string>;
-    try {
-      stored = await readParameters(client, prefix);
-    } catch (err) {
-      throw describeAwsError(`Cannot read back migrated parameters under "${prefix}"`, err, redact);
-    }
+    const stale = [...(await readBack(client, prefix, redact)).keys()].filter((name) => !written.has(name))
+      .sort();
+    await deleteParameters(client, stale, region);
+    const stored = await readBack(client, prefix, redact);
     const wrong = [...written].filter(([name, value]) => stored.get(name) !== value).map(([name]) => name);
-    if (wrong.length > 0) {
+    const extra = [...stored.keys()].filter((name) => !written.has(name));
+    if (wrong.length > 0 || extra.length > 0) {
       throw new Error(
-        `Cannot verify the migration: these parameters did not read back as written: ${wrong.join(", ")}`,
+        "Cannot verify the migration: " +
+          [
+            wrong.length > 0 ? `these parameters did not read back as written: ${wrong.join(", ")}` : "",
+            extra.length > 0
+              ? `these parameters are still there after deleting them: ${extra.join(", ")}`
+              : "",
+          ].filter(Boolean).join("; "),
       );
     }
+    return { written: [...written.keys()], skipped, deleted: stale };
   } finally {
     client.destroy();
   }
-  return { written: [...written.keys()], skipped };
+}
+
+async function readBack(client: SSMClient, prefix: string, redact: (s: string) => string) {
+  try {
+    return await readParameters(client, prefix);
+  } catch (err) {
+    throw readError(`Cannot read back migrated parameters under "${prefix}"`, err, redact);
+  }
+}
+
+/** DeleteParameters takes at most 10 names a call; one already gone is fine. */
+async function deleteParameters(client: SSMClient, names: readonly string[], region: string): Promise<void> {
+  for (let i = 0; i < names.length; i += 10) {
+    const chunk = names.slice(i, i + 10);
+    try {
+      await client.send(new DeleteParametersCommand({ Names: chunk }));
+    } catch (err) {
+      throw describeAwsError(
+        `Cannot delete parameters ${chunk.join(", ")} (not in the INI file) from SSM in ${region}`,
+        err,
+        undefined,
+        "ssm:DeleteParameters",
+      );
+    }
+  }
 }
 
 /** Where the region for Parameter Store may come from; `env` defaults to the process environment. */
