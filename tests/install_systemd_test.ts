@@ -40,7 +40,7 @@ Deno.test("packaging/mq2wsbridge.service passes systemd-analyze verify without a
   assert.equal(text, "");
 });
 
-Deno.test("packaging/mq2wsbridge.service runs -s -l -m, restarts on failure but not on exit 78, keeps JIT memory", async () => {
+Deno.test("packaging/mq2wsbridge.service runs -s -l -m, restarts on failure but not on 2, 77 or 78, keeps JIT memory", async () => {
   const unit = await Deno.readTextFile(UNIT_FILE);
   const settings = unit.split("\n").filter((line) => /^[A-Za-z]+=/.test(line));
   for (
@@ -48,7 +48,9 @@ Deno.test("packaging/mq2wsbridge.service runs -s -l -m, restarts on failure but 
       "ExecStart=/opt/mq2wsbridge/bin/mq2wsbridge -s -l -m",
       "User=mq2wsbridge",
       "Restart=on-failure",
-      "RestartPreventExitStatus=2 78",
+      "RestartPreventExitStatus=2 77 78",
+      "EnvironmentFile=-/etc/mq2wsbridge/environment",
+      "Documentation=https://github.com/@GITHUB_REPOSITORY@#readme",
       "TimeoutStopSec=30s",
       "NoNewPrivileges=yes",
       "ProtectSystem=strict",
