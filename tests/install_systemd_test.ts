@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT } from "../scripts/compile.ts";
-import { INSTALL_SH, makeRelease, runInstaller, tempDir } from "./_install_helpers.ts";
+import { assertStepsInOrder, INSTALL_SH, makeRelease, runInstaller, tempDir } from "./_install_helpers.ts";
 
 const UNIT_FILE = join(REPO_ROOT, "packaging", "mq2wsbridge.service");
 
@@ -79,8 +79,12 @@ Deno.test("install.sh reloads systemd, restarts a running service on upgrade and
   const install = await runInstaller([], env);
   assert.equal(install.code, 0, install.stderr);
   assert.deepEqual(await calls(), ["daemon-reload"]);
-  assert.match(install.stdout, /Next steps:/);
-  assert.match(install.stdout, /systemctl enable --now mq2wsbridge\.service/);
+  assertStepsInOrder(install.stdout, [
+    /mq2wsbridge -c \/etc\/mq2wsbridge\/mq2wsbridge\.ini -l -m --check-config/,
+    /mq2wsbridge -c \/etc\/mq2wsbridge\/mq2wsbridge\.ini -s -M/,
+    /systemctl enable --now mq2wsbridge\.service/,
+    /bridgetester -s -n 10/,
+  ]);
 
   assert.equal((await runInstaller([], env)).code, 0);
   assert.deepEqual((await calls()).slice(1), ["daemon-reload", "try-restart mq2wsbridge.service"]);
