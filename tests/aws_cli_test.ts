@@ -125,5 +125,8 @@ Deno.test("mq2wsbridge --help documents exit status 77 [integration]", async () 
   await using help = spawnBridge(["--help"]);
   assert.equal((await help.exit()).code, 0);
   assert.match(help.output.replace(/\s+/g, " "), /77 credentials or permission refused \(AWS IAM or KMS/);
-  assert.match(help.output.replace(/\s+/g, " "), /delete the parameters under \/mq2wsbridge the INI does not set/);
+  assert.match(
+    help.output.replace(/\s+/g, " "),
+    /delete the parameters under \/mq2wsbridge the INI does not set/,
+  );
 });
