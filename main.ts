@@ -26,7 +26,8 @@ import {
 } from "./handlers/logging.ts";
 import { type MetricsPublisher, startMetricsPublisher } from "./handlers/metrics.ts";
 import { MqGaveUpError, MqSession, MqSetupError } from "./handlers/mq.ts";
-import { migrateToSsm, readSsmConfig, resolveRegion } from "./handlers/ssm.ts";
+import { readSsmConfig, resolveRegion } from "./handlers/ssm.ts";
+import { migrateToSsm } from "./handlers/ssm_migrate.ts";
 import { WsClient, WsGaveUpError } from "./handlers/ws.ts";
 
 /**

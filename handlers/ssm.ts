@@ -4,9 +4,8 @@
  * `/mq2wsbridge` in one paged GetParametersByPath walk and hands back the same
  * `RawConfig` an INI file gives, with each key labelled by its parameter name
  * so validation errors point at the parameter to fix. Accepts the names the
- * original service wrote (the INI name wins when both exist). Migration makes
- * the store equal to the INI file: it writes every key the file sets and
- * deletes every other parameter under the prefix, so nothing stale wins later.
+ * original service wrote (the INI name wins when both exist). Migration (`-M`)
+ * is in ssm_migrate.ts.
  *
  * A refused permission (IAM, or KMS for SecureString values) is an
  * `AwsPermissionError` naming the action to allow; restarting cannot fix it.
@@ -14,12 +13,7 @@
  * Values are never printed: errors carry parameter names only, and any text
  * the service echoes back is scrubbed of the values being written.
  */
-import {
-  DeleteParametersCommand,
-  GetParametersByPathCommand,
-  PutParameterCommand,
-  SSMClient,
-} from "@aws-sdk/client-ssm";
+import { GetParametersByPathCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { loadConfig } from "@smithy/core/config";
 import { ConfigError, type RawConfig } from "../lib/config.ts";
 import {
@@ -29,7 +23,6 @@ import {
   describeAwsError,
   isPermissionFailure,
 } from "../lib/aws.ts";
-import { Redactor } from "../lib/secret.ts";
 
 /** Where the parameters live, plus the usual client settings. */
 export interface SsmOptions extends AwsOptions {
@@ -53,16 +46,6 @@ export const LEGACY_NAMES: ReadonlyMap<string, string> = new Map([
 export interface SsmSource {
   raw: RawConfig;
   warnings: string[];
-}
-
-/** What `migrateToSsm` did, by parameter name (never a value). */
-export interface MigrationResult {
-  /** Parameters written, one per non-empty INI key. */
-  written: string[];
-  /** INI keys (`section.key`) not written because they are empty. */
-  skipped: string[];
-  /** Parameters under the prefix that the INI file does not set, deleted. */
-  deleted: string[];
 }
 
 /** `/mq2wsbridge/aws_mq/mq_port` for `aws_mq.mq_port`. */
@@ -126,7 +109,7 @@ export async function readSsmConfig(options: SsmOptions): Promise<SsmSource> {
  * not use surfaces as AccessDenied from KMS (or InvalidKeyId), and names
  * kms:Decrypt; any other denial names ssm:GetParametersByPath.
  */
-function readError(action: string, err: unknown, redact?: (s: string) => string): Error {
+export function readError(action: string, err: unknown, redact?: (s: string) => string): Error {
   const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   const kms = (err as Error)?.name === "InvalidKeyId" ||
     (isPermissionFailure(err) && /kms:|AWSKMS|KMS key|ciphertext/i.test(text));
@@ -137,7 +120,7 @@ function readError(action: string, err: unknown, redact?: (s: string) => string)
   return new AwsPermissionError(`${action}: ${reason}`, "kms:Decrypt", { cause: err });
 }
 
-async function readParameters(client: SSMClient, prefix: string): Promise<Map<string, string>> {
+export async function readParameters(client: SSMClient, prefix: string): Promise<Map<string, string>> {
   const params = new Map<string, string>();
   let token: string | undefined;
   for (let page = 0; page < 1_000; page++) {
@@ -157,100 +140,6 @@ async function readParameters(client: SSMClient, prefix: string): Promise<Map<st
     if (!token) return params;
   }
   throw new Error(`more than 1000 pages of parameters under ${prefix}`);
-}
-
-/**
- * Makes Parameter Store equal to the INI file: writes every non-empty INI
- * value as a SecureString (KMS key `alias/aws/ssm`, overwriting), deletes
- * every other parameter under the prefix (keys the file no longer has, or
- * leaves empty, and the original's legacy names), then reads the store back
- * and checks it holds exactly what was written. Returns names, never values.
- */
-export async function migrateToSsm(raw: RawConfig, options: SsmOptions): Promise<MigrationResult> {
-  const prefix = options.prefix ?? SSM_PREFIX;
-  const redactor = new Redactor();
-  for (const value of raw.values.values()) redactor.add(value);
-  // AWS validation messages quote the offending value ("Value 'x' at 'value' ...").
-  const redact = (text: string) => redactor.redact(text).replace(/Value '[^']*'/g, "Value '***'");
-  const region = options.region;
-
-  const written = new Map<string, string>();
-  const skipped: string[] = [];
-  const client = new SSMClient(awsClientConfig({ ...options, maxAttempts: options.maxAttempts ?? 6 }));
-  try {
-    for (const [key, value] of raw.values) {
-      if (value.trim() === "") {
-        skipped.push(key); // SSM refuses empty values; an empty key means "unset", so it is deleted below
-        continue;
-      }
-      const name = parameterName(key, prefix);
-      try {
-        await client.send(
-          new PutParameterCommand({
-            Name: name,
-            Value: value,
-            Type: "SecureString",
-            KeyId: "alias/aws/ssm",
-            Overwrite: true,
-            Description: "migrated from INI",
-          }),
-        );
-      } catch (err) {
-        throw describeAwsError(
-          `Cannot write parameter ${name} to SSM in ${region}`,
-          err,
-          redact,
-          "ssm:PutParameter",
-        );
-      }
-      written.set(name, value);
-    }
-    const stale = [...(await readBack(client, prefix, redact)).keys()].filter((name) => !written.has(name))
-      .sort();
-    await deleteParameters(client, stale, region);
-    const stored = await readBack(client, prefix, redact);
-    const wrong = [...written].filter(([name, value]) => stored.get(name) !== value).map(([name]) => name);
-    const extra = [...stored.keys()].filter((name) => !written.has(name));
-    if (wrong.length > 0 || extra.length > 0) {
-      throw new Error(
-        "Cannot verify the migration: " +
-          [
-            wrong.length > 0 ? `these parameters did not read back as written: ${wrong.join(", ")}` : "",
-            extra.length > 0
-              ? `these parameters are still there after deleting them: ${extra.join(", ")}`
-              : "",
-          ].filter(Boolean).join("; "),
-      );
-    }
-    return { written: [...written.keys()], skipped, deleted: stale };
-  } finally {
-    client.destroy();
-  }
-}
-
-async function readBack(client: SSMClient, prefix: string, redact: (s: string) => string) {
-  try {
-    return await readParameters(client, prefix);
-  } catch (err) {
-    throw readError(`Cannot read back migrated parameters under "${prefix}"`, err, redact);
-  }
-}
-
-/** DeleteParameters takes at most 10 names a call; one already gone is fine. */
-async function deleteParameters(client: SSMClient, names: readonly string[], region: string): Promise<void> {
-  for (let i = 0; i < names.length; i += 10) {
-    const chunk = names.slice(i, i + 10);
-    try {
-      await client.send(new DeleteParametersCommand({ Names: chunk }));
-    } catch (err) {
-      throw describeAwsError(
-        `Cannot delete parameters ${chunk.join(", ")} (not in the INI file) from SSM in ${region}`,
-        err,
-        undefined,
-        "ssm:DeleteParameters",
-      );
-    }
-  }
 }
 
 /** Where the region for Parameter Store may come from; `env` defaults to the process environment. */

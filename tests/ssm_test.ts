@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { GetParametersByPathCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { migrateToSsm, readSsmConfig } from "../handlers/ssm.ts";
+import { readSsmConfig } from "../handlers/ssm.ts";
+import { migrateToSsm } from "../handlers/ssm_migrate.ts";
 import { iniToRaw } from "../handlers/config.ts";
 import { ConfigError, parseConfig } from "../lib/config.ts";
 import { AwsPermissionError } from "../lib/aws.ts";
