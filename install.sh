@@ -3,8 +3,8 @@
 # x86_64 or aarch64, with a system user, a configuration directory and a
 # systemd unit.
 #
-#   curl -fsSL https://github.com/OWNER/REPO/releases/latest/download/install.sh | sudo sh
-#   curl -fsSL .../install.sh | sudo sh -s -- --version 0.2.0
+#   curl --proto '=https' --tlsv1.2 -fsSL https://github.com/OWNER/REPO/releases/latest/download/install.sh | sudo sh
+#   curl --proto '=https' --tlsv1.2 -fsSL .../install.sh | sudo sh -s -- --version 0.2.0
 #   sudo sh install.sh --base-url /path/to/release     (a local copy of a release)
 #   sudo sh install.sh --uninstall                     (keeps the configuration)
 #
@@ -37,7 +37,8 @@ Options (environment variable in brackets):
   --version VERSION  release to install, e.g. 0.2.0 [MQ2WSBRIDGE_VERSION]; default: latest
   --base-url URL     where the release files (SHA256SUMS, archives) are: an https://
                      URL, a file:// URL or a local directory [MQ2WSBRIDGE_BASE_URL];
-                     default: the GitHub release of VERSION
+                     default: the GitHub release of VERSION. Downloads use HTTPS only
+                     (TLS 1.2 or later, redirects included); plain http:// is refused
   --prefix DIR       installation directory [PREFIX]; default: /opt/mq2wsbridge
   --bindir DIR       where the command links go [BINDIR]; default: /usr/local/bin
   --uninstall        remove the binaries, links and unit; keep the configuration and user
@@ -76,21 +77,20 @@ check_dir() {
 	esac
 }
 
-# Sets FETCH to how release files are read: "local" (a directory), "curl" or "wget".
+# Sets FETCH to how release files are read: "local" (a directory) or "curl".
 choose_fetch() {
 	case $BASE_URL in
 	file://*)
 		BASE_URL=${BASE_URL#file://}
 		FETCH=local
 		;;
-	https://* | http://*)
-		if command -v curl >/dev/null 2>&1; then
-			FETCH=curl
-		elif command -v wget >/dev/null 2>&1; then
-			FETCH=wget
-		else
-			die "neither curl nor wget is installed: install one (e.g. 'dnf install -y curl'), or download the release files yourself and pass --base-url DIR"
-		fi
+	http://*) die "refusing to download over plain HTTP: '$BASE_URL' (use https://, a file:// URL or a local directory)" ;;
+	https://*)
+		# Not wget: it follows a redirect from HTTPS to plain HTTP (its --https-only
+		# holds for recursive downloads only), which would defeat the checksum.
+		command -v curl >/dev/null 2>&1 ||
+			die "curl is not installed: install it (e.g. 'dnf install -y curl' or 'apt-get install -y curl'), or download the release files yourself and pass --base-url DIR"
+		FETCH=curl
 		;;
 	*://*) die "unsupported URL '$BASE_URL': use https://, file:// or a local directory" ;;
 	*) FETCH=local ;;
@@ -100,7 +100,10 @@ choose_fetch() {
 	fi
 }
 
-# fetch NAME DEST: copies or downloads one release file.
+# fetch NAME DEST: copies or downloads one release file. Downloads speak HTTPS
+# only, TLS 1.2 or later, and follow redirects only to HTTPS (curl --proto
+# '=https' --tlsv1.2), as trusted installers do: nothing on the path can
+# downgrade the connection and hand over another archive with its checksum.
 fetch() {
 	case $FETCH in
 	local)
@@ -108,12 +111,8 @@ fetch() {
 		cp "$BASE_URL/$1" "$2"
 		;;
 	curl)
-		curl -fsSL --retry 3 -o "$2" "$BASE_URL/$1" ||
+		curl --proto '=https' --tlsv1.2 -fsSL --retry 3 -o "$2" "$BASE_URL/$1" ||
 			die "cannot download $BASE_URL/$1 (curl exit status $?): check the version and the network"
-		;;
-	wget)
-		wget -q -O "$2" "$BASE_URL/$1" ||
-			die "cannot download $BASE_URL/$1 (wget exit status $?): check the version and the network"
 		;;
 	esac
 }
@@ -284,23 +283,41 @@ do_install() {
 	[ -n "$old_version" ] || next_steps
 }
 
+# The order matters: the service reads Parameter Store, so the store is filled
+# before it starts; bridgetester checks the path through the running service
+# (before it, its messages would wait in the queue and reach the API later).
 next_steps() {
 	cat <<EOF
 
 Next steps:
-  1. Put your settings in $CONFIG_FILE (it holds secrets; keep it mode 0600).
-  2. Check them against the broker:   bridgetester -c $CONFIG_FILE -n 10
-  3. Store them in SSM Parameter Store (the service reads its settings from there):
+  1. Put your settings in $CONFIG_FILE (it holds secrets; keep it mode 0600), and check them:
+       mq2wsbridge -c $CONFIG_FILE -l -m --check-config
+  2. Store them in SSM Parameter Store, where the service reads them (this makes the
+     store equal to the file: parameters the file does not set are deleted):
        mq2wsbridge -c $CONFIG_FILE -s -M
 EOF
 	if [ -n "$SYSTEMCTL" ]; then
 		cat <<EOF
-  4. Start the service now and at boot:  systemctl enable --now $SERVICE
-  5. Follow it:  systemctl status $SERVICE; journalctl -u $SERVICE -f
-     (with -l the service logs to CloudWatch Logs; the journal has start-up lines and exit statuses)
+  3. Start the service now and at boot:  systemctl enable --now $SERVICE
+EOF
+	else
+		cat <<EOF
+  3. Start the service: 'systemctl enable --now $SERVICE' where systemd runs, otherwise
+     '$PREFIX/bin/mq2wsbridge -s -l -m' as user $SERVICE_USER under your own supervisor.
 EOF
 	fi
-	say "The instance role needs SSM read (and PutParameter for step 3), CloudWatch Logs and PutMetricData."
+	cat <<EOF
+  4. With the service running, check the whole path (sends 10 test messages through the
+     broker and the WebSocket API; every one should come back):
+       bridgetester -s -n 10
+  5. Follow it:  systemctl status $SERVICE; journalctl -u $SERVICE -f
+     (with -l the service logs to CloudWatch Logs; the journal has start-up lines and exit statuses)
+  6. Once it works, remove the secrets from $CONFIG_FILE: the service reads only Parameter Store.
+Optional: AWS_REGION, HTTPS_PROXY/NO_PROXY or endpoint overrides in $CONFIG_DIR/environment
+(one VAR=value a line, mode 0600), read by the unit.
+The instance role needs ssm:GetParametersByPath, logs:PutLogEvents and cloudwatch:PutMetricData
+(step 2 needs ssm:PutParameter and ssm:DeleteParameters); see the README's IAM section.
+EOF
 }
 
 do_uninstall() {

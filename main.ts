@@ -12,6 +12,7 @@ import { longTimeout } from "./lib/long_timer.ts";
 import { runBridge } from "./lib/bridge.ts";
 import { MetricsRegistry } from "./lib/metrics.ts";
 import { Redactor } from "./lib/secret.ts";
+import { AwsPermissionError } from "./lib/aws.ts";
 import { VERSION } from "./lib/version.ts";
 import { imdsOptionsFromEnv as imds, readIniFile } from "./handlers/config.ts";
 import { openCloudWatchLogs } from "./handlers/cloudwatch_logs.ts";
@@ -27,11 +28,26 @@ import {
 import { type MetricsPublisher, startMetricsPublisher } from "./handlers/metrics.ts";
 import { bridgeSessions, MqAccessError, MqGaveUpError, MqSetupError } from "./handlers/mq.ts";
 import { proxyEnvFrom } from "./lib/http_proxy.ts";
-import { migrateToSsm, readSsmConfig, resolveRegion } from "./handlers/ssm.ts";
+import { readSsmConfig, resolveRegion } from "./handlers/ssm.ts";
+import { migrateToSsm } from "./handlers/ssm_migrate.ts";
 import { WsClient, WsGaveUpError } from "./handlers/ws.ts";
 
-/** Exit statuses (sysexits.h where one fits). */
+/**
+ * Exit statuses (sysexits.h where one fits). NOPERM: credentials or a
+ * permission refused (an IAM action, a KMS key, the broker's login), which a
+ * restart cannot fix, so the unit does not restart on it.
+ */
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, UNAVAILABLE: 69, NOPERM: 77, CONFIG: 78 } as const;
+
+/**
+ * After the bridge has stopped (its drain takes at most 10 s), metrics and
+ * logs together get 5 s whatever the AWS endpoints do, so SIGTERM to exit
+ * stays within 15 s, well inside the unit's TimeoutStopSec=30s. Metrics go
+ * first (their last line is logged), logs get the rest; lines CloudWatch has
+ * not taken by then are written to standard error.
+ */
+const AWS_SHUTDOWN_MS = 5_000;
+const METRICS_CLOSE_MS = 2_000;
 
 const SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGHUP"];
 
@@ -51,7 +67,10 @@ export async function main(args: string[]): Promise<number> {
   const redactor = new Redactor();
   const early = new DeferredSink(); // where lines go is known only once the configuration is
   const log = createLogger({ sink: early, info: cli.verbose, debug: cli.debug, redactor });
-  let sink: LogSink & { close?: () => Promise<void> } = consoleSink(cli.cloudwatchLogs ? "stderr" : "stdout");
+  let sink: LogSink & { close?: (timeoutMs: number) => Promise<void> } = consoleSink(
+    cli.cloudwatchLogs ? "stderr" : "stdout",
+  );
+  const stopped = { at: 0 }; // when the bridge stopped; the AWS shutdown budget counts from there
   try {
     if (cli.migrateConfig) {
       early.attach(sink);
@@ -61,23 +80,36 @@ export async function main(args: string[]): Promise<number> {
     if (cli.cloudwatchLogs && !cli.checkConfig) sink = await openLogs(config);
     early.attach(sink);
     if (cli.checkConfig) return print(`Configuration from ${config.source} is valid`), EXIT.OK;
-    return await serve(cli, config, log);
+    return await serve(cli, config, log, stopped);
   } catch (err) {
     if (err instanceof ConfigError) {
       printErr(`mq2wsbridge: ${redactor.redact(err.message)}`);
       return EXIT.CONFIG;
     }
+    if (err instanceof AwsPermissionError) {
+      printErr(`mq2wsbridge: ${redactor.redact(err.message)}`);
+      return EXIT.NOPERM; // a restart cannot fix IAM: the operator restarts after fixing it
+    }
     printErr(`mq2wsbridge: ${redactor.redact(errorText(err))}`);
     return EXIT.UNAVAILABLE; // Parameter Store or AWS unreachable: worth a restart
   } finally {
     early.attach(sink); // lines held so far, if nothing else took them
-    await sink.flush();
-    await sink.close?.();
+    if (sink.close) {
+      const left = stopped.at ? stopped.at + AWS_SHUTDOWN_MS - Date.now() : AWS_SHUTDOWN_MS;
+      await sink.close(Math.max(1_000, left));
+    } else {
+      await sink.flush();
+    }
   }
 }
 
 /** Runs the bridge until a signal, --runsecs, or a side gives up. */
-async function serve(cli: BridgeCli, config: BridgeConfig, log: Logger): Promise<number> {
+async function serve(
+  cli: BridgeCli,
+  config: BridgeConfig,
+  log: Logger,
+  stopped: { at: number },
+): Promise<number> {
   const controller = new AbortController();
   const onSignal = (signal: Deno.Signal) => () => {
     log.info(`${signal} received; shutting down`);
@@ -119,9 +151,10 @@ async function serve(cli: BridgeCli, config: BridgeConfig, log: Logger): Promise
     if (err instanceof ConfigError) throw err;
     return failure(err, log);
   } finally {
+    stopped.at = Date.now();
     timer?.[Symbol.dispose]();
     for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
-    await publisher?.close(); // the last values
+    await publisher?.close(METRICS_CLOSE_MS); // the last values
   }
 }
 
@@ -158,12 +191,16 @@ async function migrate(cli: BridgeCli, log: Logger, redactor: Redactor): Promise
     explicit: cli.ssmRegion,
     instanceRegion: () => imdsRegion(imds()),
   });
-  const { written, skipped } = await migrateToSsm(raw, { region });
+  const { written, skipped, deleted } = await migrateToSsm(raw, { region });
   print(
     `Migrated ${written.length} parameters from ${cli.config} to Parameter Store in ${region}, verified:`,
   );
   for (const name of written) print(`  ${name}`);
   if (skipped.length > 0) print(`Skipped (empty in the INI file): ${skipped.join(", ")}`);
+  if (deleted.length > 0) {
+    print(`Deleted ${deleted.length} parameters that ${cli.config} does not set:`);
+    for (const name of deleted) print(`  ${name}`);
+  }
   return EXIT.OK;
 }
 

@@ -4,21 +4,22 @@
  * and sends buffered lines in batches within the service limits, every few
  * seconds, when a full batch is waiting, and on `flush()`/`close()`.
  *
+ * A least-privilege role may allow only `logs:PutLogEvents`, the group and
+ * stream being made beforehand (CloudFormation, Terraform). So each set-up
+ * call that is denied is one WARN line, naming the permission, sent with the
+ * other lines; it is not tried again, and sending goes on. "Already exists"
+ * is success.
+ *
  * `write` only appends to a bounded buffer, so a slow or dead endpoint never
  * holds up the caller. No line is dropped silently: a batch CloudWatch will
  * not take after retries, a line that finds the buffer full, and whatever is
  * left when `close()` runs out of time are written to the fallback (stderr),
  * and the first such line of an episode is preceded by one notice saying so.
  */
-import {
-  CloudWatchLogsClient,
-  CreateLogGroupCommand,
-  CreateLogStreamCommand,
-  PutLogEventsCommand,
-  PutRetentionPolicyCommand,
-} from "@aws-sdk/client-cloudwatch-logs";
+import { CloudWatchLogsClient, PutLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { consoleSink, formatLine, type LogSink } from "./logging.ts";
 import { awsClientConfig, awsErrorReason, awsFailure, type AwsOptions, withDeadline } from "../lib/aws.ts";
+import { type SetupStep, setupSteps } from "./cloudwatch_logs_setup.ts";
 import { batchSize, type LogEvent, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, toEvent } from "../lib/log_batch.ts";
 
 /** Where to send lines, and how patiently. */
@@ -37,6 +38,11 @@ export interface CloudWatchLogsOptions extends AwsOptions {
   retryDelayMs?: number;
   /** How long `close()` may take; what is still buffered then goes to the fallback (default 5000 ms). */
   closeTimeoutMs?: number;
+  /**
+   * While CloudWatch fails, how long the one try of a batch may take, set-up
+   * calls included, before its lines go to the fallback (default 5000 ms).
+   */
+  failingAttemptMs?: number;
   /** How long opening may wait for group, retention and stream (default 5000 ms). */
   setupTimeoutMs?: number;
   /** Where lines go when CloudWatch cannot take them (default: standard error). */
@@ -57,7 +63,8 @@ export interface CloudWatchLogsStats {
 
 /** A LogSink that ships lines to CloudWatch Logs; close it to deliver the rest. */
 export interface CloudWatchLogSink extends LogSink, AsyncDisposable {
-  close(): Promise<void>;
+  /** Sends what is buffered within `timeoutMs` (default `closeTimeoutMs`); the rest goes to the fallback. */
+  close(timeoutMs?: number): Promise<void>;
   readonly stats: Readonly<CloudWatchLogsStats>;
 }
 
@@ -81,7 +88,10 @@ class Sink implements CloudWatchLogSink {
   #queuedBytes = 0;
   #lastTimestamp = 0;
   #stats = { sent: 0, spilled: 0, failures: 0, buffered: 0 };
-  #setupDone = false;
+  /** Set-up calls not yet done (succeeded, found existing, or denied). */
+  #setupPending: SetupStep[];
+  /** IAM actions a set-up call was denied. */
+  #denied: string[] = [];
   #pump: Promise<void> | null = null;
   #timer: ReturnType<typeof setInterval>;
   #stop = new AbortController();
@@ -95,6 +105,7 @@ class Sink implements CloudWatchLogSink {
     this.#options = options;
     this.#client = new CloudWatchLogsClient(awsClientConfig(options));
     this.#fallback = options.fallback ?? defaultFallback;
+    this.#setupPending = setupSteps(options);
     this.#timer = setInterval(() => {
       if (this.#queue.length > 0) this.#kick();
     }, options.flushIntervalMs ?? 2_000);
@@ -134,8 +145,8 @@ class Sink implements CloudWatchLogSink {
     await this.#pump;
   }
 
-  close(): Promise<void> {
-    return this.#closing ??= this.#close();
+  close(timeoutMs?: number): Promise<void> {
+    return this.#closing ??= this.#close(timeoutMs ?? this.#options.closeTimeoutMs ?? 5_000);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -152,10 +163,9 @@ class Sink implements CloudWatchLogSink {
     }
   }
 
-  async #close(): Promise<void> {
+  async #close(ms: number): Promise<void> {
     clearInterval(this.#timer);
     this.#closed = true;
-    const ms = this.#options.closeTimeoutMs ?? 5_000;
     try {
       await withDeadline(ms, () => this.flush());
     } catch {
@@ -183,8 +193,10 @@ class Sink implements CloudWatchLogSink {
 
   /** Sends one batch, retrying with back-off; spills it if CloudWatch will not take it. */
   async #deliver(batch: LogEvent[]): Promise<void> {
-    // While failing, one try per batch: lines reach stderr quickly until CloudWatch recovers.
-    const attempts = this.#failing ? 1 : this.#options.batchAttempts ?? 3;
+    // While failing, one try per batch, under a deadline: lines reach stderr
+    // quickly until CloudWatch recovers, whatever the SDK's retries would take.
+    const failing = this.#failing !== null;
+    const attempts = failing ? 1 : this.#options.batchAttempts ?? 3;
     let delay = this.#options.retryDelayMs ?? 1_000;
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts && !this.#stop.signal.aborted; attempt++) {
@@ -193,27 +205,39 @@ class Sink implements CloudWatchLogSink {
         delay = Math.min(delay * 2, 30_000);
       }
       try {
-        if (!this.#setupDone) await this.#setup(this.#stop.signal);
-        const out = await this.#client.send(
-          new PutLogEventsCommand({
-            logGroupName: this.#options.logGroup,
-            logStreamName: this.#options.logStream,
-            logEvents: batch.map(({ timestamp, message }) => ({ timestamp, message })),
-          }),
-          { abortSignal: this.#stop.signal },
-        );
+        const out = failing
+          ? await withDeadline(
+            this.#options.failingAttemptMs ?? 5_000,
+            (signal) => this.#put(batch, AbortSignal.any([signal, this.#stop.signal])),
+          )
+          : await this.#put(batch, this.#stop.signal);
         this.#accepted(batch, out.rejectedLogEventsInfo);
         return;
       } catch (err) {
         lastError = err;
         this.#stats.failures++;
         const name = (err as Error)?.name;
-        if (name === "ResourceNotFoundException") this.#setupDone = false; // deleted under us: recreate
-        else if (!["throttled", "server", "network", "credentials"].includes(awsFailure(err))) break;
+        if (name === "ResourceNotFoundException") {
+          // Deleted under us: create again, unless creating is what the role may not do.
+          if (this.#denied.length > 0) break;
+          this.#setupPending = setupSteps(this.#options);
+        } else if (!["throttled", "server", "network", "credentials"].includes(awsFailure(err))) break;
       }
     }
     this.#enterFailing(lastError);
     this.#spill(batch.map((e) => e.message));
+  }
+
+  async #put(batch: LogEvent[], abortSignal: AbortSignal) {
+    if (this.#setupPending.length > 0) await this.#setup(abortSignal);
+    return await this.#client.send(
+      new PutLogEventsCommand({
+        logGroupName: this.#options.logGroup,
+        logStreamName: this.#options.logStream,
+        logEvents: batch.map(({ timestamp, message }) => ({ timestamp, message })),
+      }),
+      { abortSignal },
+    );
   }
 
   #accepted(batch: LogEvent[], rejected: RejectedInfo | undefined): void {
@@ -231,30 +255,46 @@ class Sink implements CloudWatchLogSink {
     }
   }
 
+  /**
+   * Group, retention, stream, in that order. A step that succeeds, finds the
+   * resource existing, or is denied is done for good (a denied one is one
+   * WARN); any other failure leaves it for the next batch to try.
+   */
   async #setup(abortSignal: AbortSignal): Promise<void> {
-    const { logGroup, logStream, retentionDays } = this.#options;
-    const signal = { abortSignal };
-    await ignoreExists(this.#client.send(new CreateLogGroupCommand({ logGroupName: logGroup }), signal));
-    await this.#client.send(
-      new PutRetentionPolicyCommand({ logGroupName: logGroup, retentionInDays: retentionDays }),
-      signal,
-    );
-    await ignoreExists(
-      this.#client.send(
-        new CreateLogStreamCommand({ logGroupName: logGroup, logStreamName: logStream }),
-        signal,
-      ),
-    );
-    this.#setupDone = true;
+    while (this.#setupPending.length > 0) {
+      const step = this.#setupPending[0]!;
+      try {
+        await step.send(this.#client, abortSignal);
+      } catch (err) {
+        if ((err as Error)?.name !== "ResourceAlreadyExistsException") {
+          if (awsFailure(err) !== "access") throw err;
+          this.#denied.push(step.permission);
+          this.#line(
+            "warn",
+            `${step.failure}: ${awsErrorReason(err, undefined, step.permission)}; ${step.goingOn}`,
+          );
+        }
+      }
+      this.#setupPending.shift();
+    }
   }
 
   #enterFailing(err: unknown): void {
     if (this.#failing !== null) return;
-    this.#failing = awsErrorReason(err);
+    this.#failing = awsErrorReason(err, undefined, "logs:PutLogEvents");
+    if ((err as Error)?.name === "ResourceNotFoundException" && this.#denied.length > 0) {
+      this.#failing += `: create them beforehand (${this.#denied.join(", ")} denied)`;
+    }
     this.#notice(
       `Cannot send log lines to CloudWatch Logs group "${this.#options.logGroup}" stream ` +
         `"${this.#options.logStream}" (${this.#failing}); writing them to stderr until it recovers`,
     );
+  }
+
+  /** A line about the sink itself that goes where the service's lines go (CloudWatch, or the fallback). */
+  #line(level: "warn", message: string): void {
+    const time = Date.now();
+    this.write(formatLine({ time, level, component: "cloudwatch", message }), { time });
   }
 
   /** A line about the sink itself: always to the fallback, and to CloudWatch when it is up. */
@@ -281,14 +321,6 @@ interface RejectedInfo {
   tooNewLogEventStartIndex?: number | undefined;
   tooOldLogEventEndIndex?: number | undefined;
   expiredLogEventEndIndex?: number | undefined;
-}
-
-async function ignoreExists(call: Promise<unknown>): Promise<void> {
-  try {
-    await call;
-  } catch (err) {
-    if ((err as Error)?.name !== "ResourceAlreadyExistsException") throw err;
-  }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -6,6 +6,9 @@
  * and yields null; the caller decides what that implies.
  *
  * The endpoint is passed in (main reads `AWS_EC2_METADATA_SERVICE_ENDPOINT`).
+ * The metadata service is on the instance's own link: its requests never go
+ * through `HTTP_PROXY` (a proxy would answer for itself, or not at all), as
+ * in the AWS SDK's own metadata client.
  */
 
 /** Where the metadata service is and how long to wait for it. */
@@ -37,12 +40,19 @@ export async function imdsGet(path: string, options: ImdsOptions = {}): Promise<
   if (options.disabled) return null;
   const base = (options.endpoint || IMDS_DEFAULT_ENDPOINT).replace(/\/+$/, "");
   const signal = AbortSignal.timeout(options.timeoutMs ?? 1_000);
+  let client: Deno.HttpClient;
+  try {
+    client = direct(new URL(base));
+  } catch {
+    return null; // not a usable URL
+  }
   try {
     const token = await text(
       await fetch(`${base}/latest/api/token`, {
         method: "PUT",
         headers: { "X-aws-ec2-metadata-token-ttl-seconds": TOKEN_TTL_SECS },
         signal,
+        client,
       }),
     );
     if (token === null) return null;
@@ -50,12 +60,22 @@ export async function imdsGet(path: string, options: ImdsOptions = {}): Promise<
       await fetch(`${base}/latest/meta-data/${path}`, {
         headers: { "X-aws-ec2-metadata-token": token },
         signal,
+        client,
       }),
     );
     return value;
   } catch {
     return null; // refused, reset, timed out, or not an HTTP server: not on EC2
+  } finally {
+    client.close();
   }
+}
+
+/** An HTTP client that connects straight to `url`'s host, whatever the proxy variables say. */
+function direct(url: URL): Deno.HttpClient {
+  const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  return Deno.createHttpClient({ proxy: { transport: "tcp", hostname, port } });
 }
 
 /** The trimmed body of a 200 answer with a sane value; otherwise null. Always consumes the body. */

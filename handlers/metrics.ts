@@ -6,7 +6,10 @@
  *
  * Publishing runs beside the message path and never in it: a failed or slow
  * call is logged and counted, never thrown, and a tick that finds the previous
- * call still running is skipped rather than queued.
+ * call still running is skipped rather than queued. A failure that lasts (a
+ * role without `cloudwatch:PutMetricData`, say) is a WARN when it starts and
+ * then at most one every `warnEveryMs`, with the count since, so it neither
+ * floods the log nor goes quiet.
  */
 import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import type { Logger } from "./logging.ts";
@@ -30,8 +33,10 @@ export interface MetricsPublisherOptions extends AwsOptions {
   hostname?: string;
   /** Default: `Deno.pid`. */
   pid?: number;
-  /** How long the final publish on close may take (default 3000 ms). */
+  /** How long close may take, a publish in flight and the final one included (default 3000 ms). */
   closeTimeoutMs?: number;
+  /** While publishing keeps failing, the least time between two WARN lines (default 300,000 ms). */
+  warnEveryMs?: number;
   now?: () => number;
 }
 
@@ -42,7 +47,8 @@ export interface MetricsPublisher extends AsyncDisposable {
   readonly stats: Readonly<{ published: number; failures: number; skipped: number }>;
   /** Publishes now; resolves false when the call failed (it never rejects). */
   publish(): Promise<boolean>;
-  close(): Promise<void>;
+  /** Sends the last values within `timeoutMs` (default `closeTimeoutMs`), then stops. */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 /** Resolves the dimensions and starts publishing every `resolutionSecs`. */
@@ -67,6 +73,8 @@ class Publisher implements MetricsPublisher {
   #timer: ReturnType<typeof setInterval>;
   #stop = new AbortController();
   #failingSince: number | null = null;
+  #lastWarning = 0;
+  #failuresSinceWarning = 0;
   #closing: Promise<void> | null = null;
 
   constructor(options: MetricsPublisherOptions, dimensions: Record<"instance_id" | "pid", string>) {
@@ -95,26 +103,33 @@ class Publisher implements MetricsPublisher {
     return this.#inFlight ??= this.#publish().finally(() => (this.#inFlight = null));
   }
 
-  close(): Promise<void> {
-    return this.#closing ??= this.#close();
+  close(timeoutMs?: number): Promise<void> {
+    return this.#closing ??= this.#close(timeoutMs ?? this.#options.closeTimeoutMs ?? 3_000);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
-  async #close(): Promise<void> {
+  async #close(ms: number): Promise<void> {
     clearInterval(this.#timer);
-    await this.#inFlight;
-    const ms = this.#options.closeTimeoutMs ?? 3_000;
     try {
-      await withDeadline(ms, () => this.publish());
+      // The call in flight and the final one share the deadline: a silent endpoint cannot stretch it.
+      await withDeadline(ms, async () => {
+        await this.#inFlight;
+        await this.publish();
+      });
     } catch {
       this.#log.warn("Cannot publish the final metrics: CloudWatch did not answer in time", { ms });
     }
-    this.#stop.abort();
+    this.#stop.abort(); // ends a call still in flight at once
     await this.#inFlight;
     this.#client.destroy();
+  }
+
+  #warned(time: number): void {
+    this.#lastWarning = time;
+    this.#failuresSinceWarning = 0;
   }
 
   async #publish(): Promise<boolean> {
@@ -141,13 +156,28 @@ class Publisher implements MetricsPublisher {
         this.#log.info("Publishing metrics to CloudWatch works again", { failures: this.#stats.failures });
         this.#failingSince = null;
       }
+      this.#failuresSinceWarning = 0;
       return true;
     } catch (err) {
       this.#stats.failures++;
-      const fields = { namespace: this.#options.namespace, error: awsErrorReason(err) };
+      this.#failuresSinceWarning++;
+      const fields = {
+        namespace: this.#options.namespace,
+        error: awsErrorReason(err, undefined, "cloudwatch:PutMetricData"),
+      };
+      const every = this.#options.warnEveryMs ?? 300_000;
       if (this.#failingSince === null) {
         this.#failingSince = current.time;
+        this.#warned(current.time);
         this.#log.warn("Cannot publish metrics to CloudWatch; will keep trying every interval", fields);
+      } else if (current.time - this.#lastWarning >= every) {
+        const failures = this.#failuresSinceWarning;
+        this.#warned(current.time);
+        this.#log.warn("Cannot publish metrics to CloudWatch, still", {
+          ...fields,
+          failures,
+          since: new Date(this.#failingSince).toISOString(),
+        });
       } else {
         this.#log.debug("Cannot publish metrics to CloudWatch", fields);
       }

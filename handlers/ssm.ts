@@ -4,16 +4,25 @@
  * `/mq2wsbridge` in one paged GetParametersByPath walk and hands back the same
  * `RawConfig` an INI file gives, with each key labelled by its parameter name
  * so validation errors point at the parameter to fix. Accepts the names the
- * original service wrote (the INI name wins when both exist).
+ * original service wrote (the INI name wins when both exist). Migration (`-M`)
+ * is in ssm_migrate.ts.
+ *
+ * A refused permission (IAM, or KMS for SecureString values) is an
+ * `AwsPermissionError` naming the action to allow; restarting cannot fix it.
  *
  * Values are never printed: errors carry parameter names only, and any text
  * the service echoes back is scrubbed of the values being written.
  */
-import { GetParametersByPathCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { GetParametersByPathCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { loadConfig } from "@smithy/core/config";
 import { ConfigError, type RawConfig } from "../lib/config.ts";
-import { awsClientConfig, type AwsOptions, describeAwsError } from "../lib/aws.ts";
-import { Redactor } from "../lib/secret.ts";
+import {
+  awsClientConfig,
+  type AwsOptions,
+  AwsPermissionError,
+  describeAwsError,
+  isPermissionFailure,
+} from "../lib/aws.ts";
 
 /** Where the parameters live, plus the usual client settings. */
 export interface SsmOptions extends AwsOptions {
@@ -37,12 +46,6 @@ export const LEGACY_NAMES: ReadonlyMap<string, string> = new Map([
 export interface SsmSource {
   raw: RawConfig;
   warnings: string[];
-}
-
-/** Parameter names written by `migrateToSsm`, and INI keys skipped because they were empty. */
-export interface MigrationResult {
-  written: string[];
-  skipped: string[];
 }
 
 /** `/mq2wsbridge/aws_mq/mq_port` for `aws_mq.mq_port`. */
@@ -88,7 +91,7 @@ export async function readSsmConfig(options: SsmOptions): Promise<SsmSource> {
   try {
     params = await readParameters(client, prefix);
   } catch (err) {
-    throw describeAwsError(`Cannot read parameters under "${prefix}" from SSM in ${options.region}`, err);
+    throw readError(`Cannot read parameters under "${prefix}" from SSM in ${options.region}`, err);
   } finally {
     client.destroy();
   }
@@ -101,7 +104,23 @@ export async function readSsmConfig(options: SsmOptions): Promise<SsmSource> {
   return parametersToRaw(params, prefix);
 }
 
-async function readParameters(client: SSMClient, prefix: string): Promise<Map<string, string>> {
+/**
+ * Reading decrypts SecureString values with their KMS key: a key the role may
+ * not use surfaces as AccessDenied from KMS (or InvalidKeyId), and names
+ * kms:Decrypt; any other denial names ssm:GetParametersByPath.
+ */
+export function readError(action: string, err: unknown, redact?: (s: string) => string): Error {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  const kms = (err as Error)?.name === "InvalidKeyId" ||
+    (isPermissionFailure(err) && /kms:|AWSKMS|KMS key|ciphertext/i.test(text));
+  if (!kms) return describeAwsError(action, err, redact, "ssm:GetParametersByPath");
+  const reason = `KMS refused to decrypt a SecureString parameter (${redact ? redact(text) : text}): allow ` +
+    `kms:Decrypt on the parameter's KMS key in the IAM policy of the instance role ` +
+    `(the AWS managed key alias/aws/ssm needs no statement)`;
+  return new AwsPermissionError(`${action}: ${reason}`, "kms:Decrypt", { cause: err });
+}
+
+export async function readParameters(client: SSMClient, prefix: string): Promise<Map<string, string>> {
   const params = new Map<string, string>();
   let token: string | undefined;
   for (let page = 0; page < 1_000; page++) {
@@ -121,62 +140,6 @@ async function readParameters(client: SSMClient, prefix: string): Promise<Map<st
     if (!token) return params;
   }
   throw new Error(`more than 1000 pages of parameters under ${prefix}`);
-}
-
-/**
- * Writes every non-empty INI value as a SecureString (KMS key `alias/aws/ssm`,
- * overwriting), then reads the store back and checks each one arrived.
- * Returns the names written, never the values.
- */
-export async function migrateToSsm(raw: RawConfig, options: SsmOptions): Promise<MigrationResult> {
-  const prefix = options.prefix ?? SSM_PREFIX;
-  const redactor = new Redactor();
-  for (const value of raw.values.values()) redactor.add(value);
-  // AWS validation messages quote the offending value ("Value 'x' at 'value' ...").
-  const redact = (text: string) => redactor.redact(text).replace(/Value '[^']*'/g, "Value '***'");
-
-  const written = new Map<string, string>();
-  const skipped: string[] = [];
-  const client = new SSMClient(awsClientConfig({ ...options, maxAttempts: options.maxAttempts ?? 6 }));
-  try {
-    for (const [key, value] of raw.values) {
-      if (value.trim() === "") {
-        skipped.push(key); // SSM refuses empty values; an empty key means "unset" anyway
-        continue;
-      }
-      const name = parameterName(key, prefix);
-      try {
-        await client.send(
-          new PutParameterCommand({
-            Name: name,
-            Value: value,
-            Type: "SecureString",
-            KeyId: "alias/aws/ssm",
-            Overwrite: true,
-            Description: "migrated from INI",
-          }),
-        );
-      } catch (err) {
-        throw describeAwsError(`Cannot write parameter ${name} to SSM in ${options.region}`, err, redact);
-      }
-      written.set(name, value);
-    }
-    let stored: Map<string, string>;
-    try {
-      stored = await readParameters(client, prefix);
-    } catch (err) {
-      throw describeAwsError(`Cannot read back migrated parameters under "${prefix}"`, err, redact);
-    }
-    const wrong = [...written].filter(([name, value]) => stored.get(name) !== value).map(([name]) => name);
-    if (wrong.length > 0) {
-      throw new Error(
-        `Cannot verify the migration: these parameters did not read back as written: ${wrong.join(", ")}`,
-      );
-    }
-  } finally {
-    client.destroy();
-  }
-  return { written: [...written.keys()], skipped };
 }
 
 /** Where the region for Parameter Store may come from; `env` defaults to the process environment. */

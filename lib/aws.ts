@@ -1,22 +1,26 @@
 /**
- * Settings shared by every AWS SDK client the service builds. Off EC2 nothing
- * may hang: each request has a timeout that really fails the call (the SDK's
- * own `requestTimeout` only logs a warning unless `throwOnRequestTimeout` is
- * set), and the credential chain (which ends at the instance metadata
- * service) runs under a deadline. The SDK never writes to the console, and
- * its errors are turned into messages that say what failed and what to do.
+ * Settings shared by every AWS SDK client the service builds. Nothing may
+ * hang: each attempt of a call (connecting, sending, reading the answer) is
+ * aborted at `requestTimeoutMs`, a call makes at most `maxAttempts` attempts,
+ * and the credential chain (which ends at the instance metadata service) runs
+ * under a deadline. Requests go through Deno's `fetch` (lib/aws_fetch.ts), so
+ * `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` apply to AWS calls. The SDK never
+ * writes to the console, and its errors are turned into messages that say
+ * what failed and what to do; a refused permission or refused credentials
+ * become an `AwsPermissionError`, which restarting cannot fix.
  *
  * Endpoints are left to the SDK, which reads `AWS_ENDPOINT_URL_<SERVICE>`,
  * `AWS_ENDPOINT_URL` and the shared config file by itself.
  */
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
+import { FetchRequestHandler } from "./aws_fetch.ts";
 
 /** Where and how patiently to call an AWS service. */
 export interface AwsOptions {
   region: string;
   /** An explicit endpoint; when absent the SDK's usual sources apply (`AWS_ENDPOINT_URL*`). */
   endpoint?: string | undefined;
-  /** Timeout of one HTTP request in ms (default 5000). */
+  /** Deadline of one attempt (connect, request and answer) in ms (default 5000). */
   requestTimeoutMs?: number | undefined;
   /** Attempts per call, the first included, with the SDK's back-off (default 3). */
   maxAttempts?: number | undefined;
@@ -36,12 +40,7 @@ export function awsClientConfig(options: AwsOptions) {
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     maxAttempts: options.maxAttempts ?? 3,
-    requestHandler: {
-      connectionTimeout: Math.min(2_000, requestTimeout),
-      requestTimeout,
-      throwOnRequestTimeout: true,
-      logger: SILENT,
-    },
+    requestHandler: new FetchRequestHandler(requestTimeout),
     credentials: guardedCredentials(CREDENTIALS_TIMEOUT_MS),
     logger: SILENT,
   };
@@ -82,9 +81,9 @@ export async function withDeadline<T>(ms: number, work: (signal: AbortSignal) =>
   }
 }
 
-const ACCESS_DENIED = new Set([
-  "AccessDeniedException",
-  "AccessDenied",
+const ACCESS_DENIED = new Set(["AccessDeniedException", "AccessDenied"]);
+/** AWS does not accept the credentials themselves (unknown key, bad signature, expired token). */
+const CREDENTIALS_REFUSED = new Set([
   "UnrecognizedClientException",
   "InvalidSignatureException",
   "SignatureDoesNotMatch",
@@ -92,16 +91,37 @@ const ACCESS_DENIED = new Set([
   "ExpiredTokenException",
   "ExpiredToken",
 ]);
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EPIPE"]);
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+]);
 
-/** The kind of failure, for callers that react differently (retry, fall back). */
-export type AwsFailure = "credentials" | "access" | "network" | "throttled" | "server" | "request";
+/**
+ * The kind of failure, for callers that react differently (retry, fall back):
+ * `credentials` none found (the metadata service may just be slow), `refused`
+ * AWS rejects the credentials, `access` the IAM policy denies the action.
+ */
+export type AwsFailure =
+  | "credentials"
+  | "refused"
+  | "access"
+  | "network"
+  | "throttled"
+  | "server"
+  | "request";
 
 /** Classifies an SDK error. */
 export function awsFailure(err: unknown): AwsFailure {
   const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
   const status = e?.$metadata?.httpStatusCode;
   if (e?.name === "CredentialsProviderError") return "credentials";
+  if (CREDENTIALS_REFUSED.has(e?.name ?? "")) return "refused";
   if (ACCESS_DENIED.has(e?.name ?? "") || status === 403) return "access";
   if (/Throttl|TooManyRequests|RequestLimitExceeded|Rate exceeded/i.test(`${e?.name} ${message(err)}`)) {
     return "throttled";
@@ -112,27 +132,68 @@ export function awsFailure(err: unknown): AwsFailure {
 }
 
 /**
- * An Error saying what failed (`action`, e.g. `Cannot read parameters under
- * "/mq2wsbridge" from SSM in us-east-1`) and why, in words an operator can act
- * on. `redact` scrubs any value the service's message might echo back.
+ * An AWS call refused for lack of permission (`permission`, e.g.
+ * `ssm:GetParametersByPath`), or with credentials AWS does not accept.
+ * Restarting cannot fix it: main.ts exits 77 (EX_NOPERM) on it.
  */
-export function describeAwsError(action: string, err: unknown, redact = (s: string) => s): Error {
-  const why = awsErrorReason(err, redact);
-  // The raw error would carry unredacted text into `errorText(cause)`.
-  const clean = redact(message(err)) === message(err);
-  return new Error(`${action}: ${why}`, clean ? { cause: err } : {});
+export class AwsPermissionError extends Error {
+  override name = "AwsPermissionError";
+  /** The IAM action to check, e.g. `ssm:GetParametersByPath`. */
+  readonly permission: string;
+
+  constructor(message: string, permission: string, options?: ErrorOptions) {
+    super(message, options);
+    this.permission = permission;
+  }
 }
 
-/** Why an AWS call failed, with a hint at the fix: `access denied (...): check the IAM policy ...`. */
-export function awsErrorReason(err: unknown, redact = (s: string) => s): string {
+/** True for the failures restarting cannot fix: denied by IAM, or credentials refused. */
+export function isPermissionFailure(err: unknown): boolean {
+  const kind = awsFailure(err);
+  return kind === "access" || kind === "refused";
+}
+
+/**
+ * An Error saying what failed (`action`, e.g. `Cannot read parameters under
+ * "/mq2wsbridge" from SSM in us-east-1`) and why, in words an operator can act
+ * on; an `AwsPermissionError` naming `permission` when access or credentials
+ * were refused. `redact` scrubs any value the service's message might echo back.
+ */
+export function describeAwsError(
+  action: string,
+  err: unknown,
+  redact = (s: string) => s,
+  permission?: string,
+): Error {
+  const why = awsErrorReason(err, redact, permission);
+  // The raw error would carry unredacted text into `errorText(cause)`.
+  const clean = redact(message(err)) === message(err);
+  const options = clean ? { cause: err } : {};
+  if (isPermissionFailure(err)) {
+    return new AwsPermissionError(`${action}: ${why}`, permission ?? "the IAM policy", options);
+  }
+  return new Error(`${action}: ${why}`, options);
+}
+
+/**
+ * Why an AWS call failed, with a hint at the fix: `access denied (...): the
+ * instance role needs logs:PutLogEvents ...`. `permission` is the IAM action
+ * the call needs, named in the hint when access is denied.
+ */
+export function awsErrorReason(err: unknown, redact = (s: string) => s, permission?: string): string {
   const text = redact(message(err));
   const code = (err as { code?: string })?.code;
   switch (awsFailure(err)) {
     case "credentials":
       return `no AWS credentials found (${text}): attach an instance role, or set AWS_ACCESS_KEY_ID ` +
         `and AWS_SECRET_ACCESS_KEY, or configure a profile in ~/.aws`;
+    case "refused":
+      return `AWS refused the credentials (${text}): check the instance role, or the AWS_ACCESS_KEY_ID, ` +
+        `AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN or the profile in use, and the system clock`;
     case "access":
-      return `access denied (${text}): check the IAM policy of the instance role`;
+      return permission
+        ? `access denied (${text}): allow ${permission} in the IAM policy of the instance role`
+        : `access denied (${text}): check the IAM policy of the instance role`;
     case "network":
       return NETWORK_CODES.has(code ?? "") || (err as Error)?.name === "TimeoutError"
         ? `endpoint unreachable (${text})`

@@ -51,7 +51,8 @@ options:
                         region (e.g. 'us-east-1')
   -s, --ssm             use systems manager for config; overrides -c config
   -M, --migrate-config  migrate INI configuration (-c) to systems manager, verify it, print the
-                        parameter names written and exit. requires -s. will overwrite existing ssm!
+                        parameter names written and exit. requires -s. will overwrite existing ssm,
+                        and delete the parameters under /mq2wsbridge the INI does not set!
   -X, --websocket-stub  stub out the WebSocket handler for testing: messages from the to_ws queue are
                         published to the from_ws queue instead
   -l, --cloudwatch-logs
@@ -62,7 +63,8 @@ options:
   --version             print the version and exit
 
 exit status: 0 clean shutdown (runsecs elapsed, SIGTERM, SIGINT, SIGHUP), 2 usage error,
-69 gave up connecting to the broker or the WebSocket API, 78 configuration error.`;
+69 gave up connecting to the broker or the WebSocket API, 77 credentials or permission refused
+(AWS IAM or KMS, the broker's login), 78 configuration error.`;
 
 /** Parses argv (without the program name). Throws `UsageError`. */
 export function parseBridgeArgs(argv: string[]): BridgeCli {

@@ -3,8 +3,12 @@
  *
  *   mq2wsbridge-linux-x86_64.tar.gz    both binaries, the systemd unit, the
  *   mq2wsbridge-linux-aarch64.tar.gz   example INI, LICENSE and VERSION
+ *   mq2wsbridge.cdx.json               CycloneDX SBOM of the embedded npm packages
  *   SHA256SUMS                         sha256sum format, covers every file here
  *   install.sh                         with the GitHub repository filled in
+ *
+ * The release workflow attests SHA256SUMS (build provenance), which so
+ * covers every other file.
  *
  *   deno task release [--tag v0.1.0] [--repo owner/name] [--binaries DIR] [--out DIR]
  *
@@ -18,6 +22,12 @@ import { join } from "node:path";
 import { VERSION } from "../lib/version.ts";
 import { ALL_TARGETS, archiveBase, PROGRAMS, type Target } from "./programs.ts";
 import { compileAll, REPO_ROOT } from "./compile.ts";
+import { writeSbom } from "./sbom.ts";
+
+/** The SBOM's file name in a release. */
+export const SBOM_FILE = "mq2wsbridge.cdx.json";
+/** Where a release fills in its GitHub repository (install.sh's default source, the unit's Documentation=). */
+const REPO_MARKER = "@GITHUB_REPOSITORY@";
 
 /** What goes into a release. */
 export interface ReleaseOptions {
@@ -31,9 +41,8 @@ export interface ReleaseOptions {
   targets?: readonly Target[];
 }
 
-/** Files copied into every archive next to `bin/`, from the repository root. */
+/** Files copied into every archive next to `bin/`, from the repository root (the unit is stamped). */
 const EXTRAS = [
-  ["packaging/mq2wsbridge.service", "mq2wsbridge.service"],
   ["mq2wsbridge.example.ini", "mq2wsbridge.example.ini"],
   ["LICENSE", "LICENSE"],
 ] as const;
@@ -50,6 +59,8 @@ export async function assembleRelease(options: ReleaseOptions): Promise<string[]
     await Deno.writeTextFile(join(options.outDir, "install.sh"), await stampedInstaller(options.repo));
     await Deno.chmod(join(options.outDir, "install.sh"), 0o755);
     files.push("install.sh");
+    await writeSbom(REPO_ROOT, join(options.outDir, SBOM_FILE), options.version);
+    files.push(SBOM_FILE);
     files.sort();
     const sums = await Promise.all(
       files.map(async (f) => `${await sha256(join(options.outDir, f))}  ${f}\n`),
@@ -74,6 +85,10 @@ async function buildArchive(target: Target, options: ReleaseOptions, staging: st
     await Deno.copyFile(join(REPO_ROOT, from), join(dir, to));
     await Deno.chmod(join(dir, to), 0o644);
   }
+  await Deno.writeTextFile(join(dir, "mq2wsbridge.service"), await stampedUnit(options.repo), {
+    mode: 0o644,
+  });
+  await Deno.chmod(join(dir, "mq2wsbridge.service"), 0o644);
   await Deno.writeTextFile(join(dir, "VERSION"), `${options.version}\n`, { mode: 0o644 });
   const name = `${base}.tar.gz`;
   // GNU tar: owner root, sorted entries, no gzip timestamp, so a rebuild of the
@@ -103,13 +118,22 @@ async function buildArchive(target: Target, options: ReleaseOptions, staging: st
 /** install.sh with `repo` as its default download source (unchanged when no repo is given). */
 export async function stampedInstaller(repo: string | undefined): Promise<string> {
   const text = await Deno.readTextFile(join(REPO_ROOT, "install.sh"));
+  return stamp(text, "install.sh", `DEFAULT_REPO="${REPO_MARKER}"`, repo);
+}
+
+/** The systemd unit with its Documentation= pointing at `repo` (unchanged when no repo is given). */
+export async function stampedUnit(repo: string | undefined): Promise<string> {
+  const text = await Deno.readTextFile(join(REPO_ROOT, "packaging", "mq2wsbridge.service"));
+  return stamp(text, "mq2wsbridge.service", `Documentation=https://github.com/${REPO_MARKER}`, repo);
+}
+
+function stamp(text: string, file: string, line: string, repo: string | undefined): string {
   if (!repo) return text;
   if (!/^[\w.-]+\/[\w.-]+$/.test(repo)) {
     throw new Error(`Cannot use repository "${repo}": expected owner/name`);
   }
-  const marker = 'DEFAULT_REPO="@GITHUB_REPOSITORY@"';
-  if (!text.includes(marker)) throw new Error(`Cannot stamp install.sh: it lacks ${marker}`);
-  return text.replace(marker, `DEFAULT_REPO="${repo}"`);
+  if (!text.includes(line)) throw new Error(`Cannot stamp ${file}: it lacks ${line}`);
+  return text.replace(line, line.replace(REPO_MARKER, repo));
 }
 
 /** Hex SHA-256 of a file, read as a stream (archives are large). */

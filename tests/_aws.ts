@@ -149,6 +149,58 @@ export const throttled = () => json("Rate exceeded", 400, "ThrottlingException")
 /** A server-side failure. */
 export const unavailable = () => json("Service unavailable", 503, "ServiceUnavailableException");
 
+/** AWS's answer to an action the IAM policy does not allow: HTTP 400, `__type` AccessDeniedException. */
+export function accessDenied(action: string): Response {
+  return json(
+    `User: arn:aws:sts::123456789012:assumed-role/mq2wsbridge/i-0abc is not authorized to perform: ` +
+      `${action} because no identity-based policy allows the ${action} action`,
+    400,
+    "AccessDeniedException",
+  );
+}
+
+/** What an `AwsProxy` does instead of forwarding, by operation (the last part of X-Amz-Target). */
+export interface ProxyRules {
+  /** Operation → IAM action named in the AccessDenied answer, e.g. `{ CreateLogGroup: "logs:CreateLogGroup" }`. */
+  deny?: Record<string, string>;
+  /** Operations answered 503. */
+  fail?: string[];
+  /** Operations never answered (until the proxy is disposed). */
+  hang?: string[];
+}
+
+/**
+ * A recording HTTP proxy in front of moto (`upstream`) that denies, fails or
+ * hangs the operations `rules` names and forwards every other call. The
+ * rules may be changed while it runs.
+ */
+export function startAwsProxy(upstream: string, rules: ProxyRules = {}): FakeAws & { rules: ProxyRules } {
+  const release = new AbortController();
+  const state = { rules };
+  const fake = startFakeAws((call) => {
+    const { deny = {}, fail = [], hang = [] } = state.rules;
+    const action = deny[call.operation];
+    if (action) return accessDenied(action);
+    if (fail.includes(call.operation)) return unavailable();
+    if (!hang.includes(call.operation)) return undefined;
+    return new Promise<Response>((resolve) =>
+      release.signal.addEventListener("abort", () => resolve(unavailable()), { once: true })
+    );
+  }, upstream);
+  return {
+    endpoint: fake.endpoint,
+    calls: fake.calls,
+    of: fake.of,
+    get rules() {
+      return state.rules;
+    },
+    set rules(next: ProxyRules) {
+      state.rules = next;
+    },
+    [Symbol.asyncDispose]: () => (release.abort(), fake[Symbol.asyncDispose]()),
+  };
+}
+
 /** A TCP server that accepts connections and never answers: a hung endpoint. */
 export function startSilentServer(): AsyncDisposable & { endpoint: string } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -3,6 +3,7 @@
  * made by the real release code from stand-in executables, and install.sh run
  * as a real process.
  */
+import assert from "node:assert/strict";
 import { join } from "node:path";
 import { assembleRelease } from "../scripts/release.ts";
 import { REPO_ROOT } from "../scripts/compile.ts";
@@ -91,4 +92,20 @@ export async function listFiles(root: string, dir = ""): Promise<string[]> {
 /** Permission bits of a path (not following a final link). */
 export async function modeOf(path: string): Promise<number> {
   return (await Deno.lstat(path)).mode! & 0o7777;
+}
+
+/**
+ * The next steps name `patterns` in this order, each in its own numbered step:
+ * the store is filled before the service starts (it reads only the store), and
+ * bridgetester runs once the service does, so its messages come back.
+ */
+export function assertStepsInOrder(stdout: string, patterns: RegExp[]): void {
+  const steps = stdout.slice(stdout.indexOf("Next steps:")).split(/\n(?= {2}\d\. )/);
+  const at = patterns.map((pattern) => steps.findIndex((step) => pattern.test(step)));
+  assert.ok(
+    at.every((i) => i > 0),
+    `every step is there: ${patterns.filter((_, i) => at[i]! <= 0)}\n${stdout}`,
+  );
+  assert.deepEqual(at, [...at].sort((x, y) => x - y), `steps in order ${patterns.join(" < ")}:\n${stdout}`);
+  assert.equal(new Set(at).size, at.length, `one step each:\n${stdout}`);
 }

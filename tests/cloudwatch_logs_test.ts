@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import {
   CloudWatchLogsClient,
+  CreateLogGroupCommand,
+  CreateLogStreamCommand,
   DescribeLogGroupsCommand,
   GetLogEventsCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
@@ -12,6 +14,7 @@ import {
   deadEndpoint,
   type FakeAws,
   json,
+  startAwsProxy,
   startFakeAws,
   startMoto,
   startSilentServer,
@@ -231,4 +234,115 @@ Deno.test("openCloudWatchLogs() recreates a deleted stream and says once when Cl
   // The recovery notice is also sent to CloudWatch, after the line that triggered it.
   assert.deepEqual(delivered.slice(0, 2), ["first", "after"]);
   assert.match(delivered[2]!, /accepts lines again/);
+});
+
+/** The messages moto holds in `group`/`stream`, oldest first. */
+async function stored(endpoint: string, group: string, stream: string): Promise<string[]> {
+  const client = new CloudWatchLogsClient({ region: REGION, endpoint });
+  try {
+    const out = await client.send(
+      new GetLogEventsCommand({ logGroupName: group, logStreamName: stream, startFromHead: true }),
+    );
+    return (out.events ?? []).map((e) => e.message ?? "");
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Creates the group and stream the way CloudFormation or Terraform would, before the service runs. */
+async function precreate(endpoint: string, group: string, stream: string): Promise<void> {
+  const client = new CloudWatchLogsClient({ region: REGION, endpoint });
+  try {
+    await client.send(new CreateLogGroupCommand({ logGroupName: group }));
+    await client.send(new CreateLogStreamCommand({ logGroupName: group, logStreamName: stream }));
+  } finally {
+    client.destroy();
+  }
+}
+
+/** A role that may only PutLogEvents. */
+const SETUP_DENIED = {
+  CreateLogGroup: "logs:CreateLogGroup",
+  PutRetentionPolicy: "logs:PutRetentionPolicy",
+  CreateLogStream: "logs:CreateLogStream",
+};
+
+Deno.test("openCloudWatchLogs() under a role that may only PutLogEvents: one WARN per denied set-up call, every line delivered", async () => {
+  await using moto = await startMoto();
+  await using proxy = startAwsProxy(moto.endpoint, { deny: SETUP_DENIED });
+  using _env = awsEnv({ AWS_ENDPOINT_URL: proxy.endpoint });
+  const { options: o, fallback } = options();
+  await precreate(moto.endpoint, o.logGroup, o.logStream);
+
+  const sink = await openCloudWatchLogs(o);
+  for (let i = 0; i < 3; i++) sink.write(`line ${i}`, at(Date.now()));
+  await sink.flush();
+  for (let i = 3; i < 5; i++) sink.write(`line ${i}`, at(Date.now()));
+  await sink.flush();
+  await sink.close();
+
+  assert.deepEqual(fallback, [], "nothing on stderr: PutLogEvents works");
+  for (const operation of Object.keys(SETUP_DENIED)) {
+    assert.equal(proxy.of(operation).length, 1, `${operation} tried once, not before every batch`);
+  }
+  assert.ok(proxy.of("PutLogEvents").length >= 2);
+  const lines = await stored(moto.endpoint, o.logGroup, o.logStream);
+  const warnings = lines.filter((l) => l.includes("WARN  [cloudwatch]"));
+  assert.equal(warnings.length, 3, warnings.join("\n"));
+  assert.match(warnings[0]!, /Cannot create log group ".*": access denied .*allow logs:CreateLogGroup/);
+  assert.match(
+    warnings[1]!,
+    /Cannot set the retention of log group .* to 14 days: .*allow logs:PutRetentionPolicy/,
+  );
+  assert.match(warnings[2]!, /Cannot create log stream ".*": access denied .*allow logs:CreateLogStream/);
+  assert.deepEqual(lines.filter((l) => /^line /.test(l)), ["line 0", "line 1", "line 2", "line 3", "line 4"]);
+  assert.equal(sink.stats.sent, 8);
+});
+
+Deno.test("openCloudWatchLogs() sends lines to stderr, naming the permission, only when PutLogEvents fails", async () => {
+  await using moto = await startMoto();
+  await using proxy = startAwsProxy(moto.endpoint, { deny: SETUP_DENIED });
+  using _env = awsEnv({ AWS_ENDPOINT_URL: proxy.endpoint });
+
+  // The group was never created and may not be: PutLogEvents finds nothing.
+  const missing = options();
+  const sink = await openCloudWatchLogs(missing.options);
+  sink.write("nowhere to go", at(Date.now()));
+  await sink.close();
+  const notices = missing.fallback.filter((l) => l.includes("Cannot send log lines"));
+  assert.equal(notices.length, 1, missing.fallback.join("\n"));
+  assert.match(notices[0]!, /ResourceNotFoundException.*create them beforehand \(logs:CreateLogGroup, /);
+  assert.ok(missing.fallback.includes("nowhere to go"));
+  assert.equal(proxy.of("CreateLogGroup").length, 1, "a denied set-up call is not tried again");
+
+  // PutLogEvents itself denied.
+  const denied = options();
+  await precreate(moto.endpoint, denied.options.logGroup, denied.options.logStream);
+  proxy.rules = { deny: { ...SETUP_DENIED, PutLogEvents: "logs:PutLogEvents" } };
+  const refused = await openCloudWatchLogs(denied.options);
+  refused.write("refused", at(Date.now()));
+  await refused.close();
+  const why = denied.fallback.filter((l) => l.includes("Cannot send log lines"));
+  assert.equal(why.length, 1, denied.fallback.join("\n"));
+  assert.match(why[0]!, /access denied .*allow logs:PutLogEvents in the IAM policy/);
+  assert.ok(denied.fallback.includes("refused"));
+});
+
+Deno.test("openCloudWatchLogs() during an outage writes a batch to stderr within failingAttemptMs, not after the SDK's retries", async () => {
+  await using silent = startSilentServer();
+  using _env = awsEnv({ AWS_ENDPOINT_URL: silent.endpoint });
+  const { options: o, fallback } = options({
+    setupTimeoutMs: 200,
+    failingAttemptMs: 300,
+    closeTimeoutMs: 300,
+  });
+  const sink = await openCloudWatchLogs(o); // set-up times out: failing from the start
+  sink.write("during the outage", at(Date.now()));
+  const started = performance.now();
+  await sink.flush();
+  const ms = performance.now() - started;
+  await sink.close();
+  assert.ok(fallback.includes("during the outage"));
+  // The SDK alone would wait 3 attempts of 5 s each.
+  assert.ok(ms < 1_500, `the line reached stderr after ${ms.toFixed(0)} ms`);
 });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT } from "../scripts/compile.ts";
-import { INSTALL_SH, makeRelease, runInstaller, tempDir } from "./_install_helpers.ts";
+import { assertStepsInOrder, INSTALL_SH, makeRelease, runInstaller, tempDir } from "./_install_helpers.ts";
 
 const UNIT_FILE = join(REPO_ROOT, "packaging", "mq2wsbridge.service");
 
@@ -40,7 +40,7 @@ Deno.test("packaging/mq2wsbridge.service passes systemd-analyze verify without a
   assert.equal(text, "");
 });
 
-Deno.test("packaging/mq2wsbridge.service runs -s -l -m, restarts on failure but not on exit 78, keeps JIT memory", async () => {
+Deno.test("packaging/mq2wsbridge.service runs -s -l -m, restarts on failure but not on 2, 77 or 78, keeps JIT memory", async () => {
   const unit = await Deno.readTextFile(UNIT_FILE);
   const settings = unit.split("\n").filter((line) => /^[A-Za-z]+=/.test(line));
   for (
@@ -48,7 +48,9 @@ Deno.test("packaging/mq2wsbridge.service runs -s -l -m, restarts on failure but 
       "ExecStart=/opt/mq2wsbridge/bin/mq2wsbridge -s -l -m",
       "User=mq2wsbridge",
       "Restart=on-failure",
-      "RestartPreventExitStatus=2 78",
+      "RestartPreventExitStatus=2 77 78",
+      "EnvironmentFile=-/etc/mq2wsbridge/environment",
+      "Documentation=https://github.com/@GITHUB_REPOSITORY@#readme",
       "TimeoutStopSec=30s",
       "NoNewPrivileges=yes",
       "ProtectSystem=strict",
@@ -77,8 +79,12 @@ Deno.test("install.sh reloads systemd, restarts a running service on upgrade and
   const install = await runInstaller([], env);
   assert.equal(install.code, 0, install.stderr);
   assert.deepEqual(await calls(), ["daemon-reload"]);
-  assert.match(install.stdout, /Next steps:/);
-  assert.match(install.stdout, /systemctl enable --now mq2wsbridge\.service/);
+  assertStepsInOrder(install.stdout, [
+    /mq2wsbridge -c \/etc\/mq2wsbridge\/mq2wsbridge\.ini -l -m --check-config/,
+    /mq2wsbridge -c \/etc\/mq2wsbridge\/mq2wsbridge\.ini -s -M/,
+    /systemctl enable --now mq2wsbridge\.service/,
+    /bridgetester -s -n 10/,
+  ]);
 
   assert.equal((await runInstaller([], env)).code, 0);
   assert.deepEqual((await calls()).slice(1), ["daemon-reload", "try-restart mq2wsbridge.service"]);

@@ -9,6 +9,7 @@ import {
   awsEnv,
   deadEndpoint,
   ORIGINAL_METRICS,
+  startAwsProxy,
   startFakeAws,
   startImds,
   startMoto,
@@ -242,5 +243,78 @@ Deno.test("MetricsPublisher.close() sends a final call, within its deadline even
   const started = performance.now();
   await stuck.close();
   assert.ok(performance.now() - started < 1_000);
+  assert.match(sink.text, /Cannot publish the final metrics/);
+});
+
+Deno.test("startMetricsPublisher() under a role without cloudwatch:PutMetricData: a WARN naming it, then at most one per warnEveryMs", async () => {
+  await using moto = await startMoto();
+  await using proxy = startAwsProxy(moto.endpoint, { deny: { PutMetricData: "cloudwatch:PutMetricData" } });
+  using _env = awsEnv({ AWS_ENDPOINT_URL: proxy.endpoint });
+  let clock = Date.now();
+  const { log, sink } = logger();
+  const namespace = unique("test/denied");
+  await using publisher = await startMetricsPublisher({
+    region: REGION,
+    namespace,
+    resolutionSecs: 60, // the test publishes by itself
+    source: new M.MetricsRegistry(),
+    log,
+    now: () => clock,
+    warnEveryMs: 300_000,
+  });
+  const warnings = () =>
+    sink.records.filter((r) => r.level === "warn").map((r) => sink.lines[sink.records.indexOf(r)]!);
+
+  for (let i = 0; i < 3; i++) {
+    clock += 60_000;
+    assert.equal(await publisher.publish(), false);
+  }
+  assert.equal(warnings().length, 1, sink.text);
+  assert.match(
+    warnings()[0]!,
+    /Cannot publish metrics to CloudWatch.*access denied .*allow cloudwatch:PutMetricData/,
+  );
+  clock += 180_000; // 5 minutes since the first WARN
+  assert.equal(await publisher.publish(), false);
+  clock += 60_000;
+  assert.equal(await publisher.publish(), false);
+  assert.equal(warnings().length, 2, sink.text);
+  assert.match(warnings()[1]!, /still .*cloudwatch:PutMetricData.* failures=3/);
+  assert.equal(publisher.stats.failures, 5);
+
+  proxy.rules = {};
+  clock += 60_000;
+  assert.equal(await publisher.publish(), true);
+  assert.match(sink.lines.at(-1)!, /works again/);
+  const client = new CloudWatchClient({ region: REGION, endpoint: moto.endpoint });
+  try {
+    const listed = await client.send(
+      new ListMetricsCommand({ Namespace: namespace, MetricName: "to_ws_total" }),
+    );
+    assert.equal(listed.Metrics?.length, 1, "published once allowed");
+  } finally {
+    client.destroy();
+  }
+});
+
+Deno.test("MetricsPublisher.close() keeps its deadline when a call is already in flight and never answered", async () => {
+  await using moto = await startMoto();
+  await using proxy = startAwsProxy(moto.endpoint, { hang: ["PutMetricData"] });
+  using _env = awsEnv({ AWS_ENDPOINT_URL: proxy.endpoint });
+  const { log, sink } = logger();
+  const publisher = await startMetricsPublisher({
+    region: REGION,
+    namespace: "test",
+    resolutionSecs: 60,
+    source: new M.MetricsRegistry(),
+    log,
+  });
+  const inFlight = publisher.publish();
+  await waitFor(() => proxy.of("PutMetricData").length === 1, 5_000, "the call to reach the proxy");
+  const started = performance.now();
+  await publisher.close(300);
+  const ms = performance.now() - started;
+  assert.equal(await inFlight, false);
+  assert.ok(ms < 1_000, `close(300) took ${ms.toFixed(0)} ms`);
   assert.match(sink.text, /Cannot publish the final metrics/);
 });

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT } from "../scripts/compile.ts";
-import { stampedInstaller } from "../scripts/release.ts";
+import { SBOM_FILE, stampedInstaller, stampedUnit } from "../scripts/release.ts";
+import type { CycloneDxBom } from "../scripts/sbom.ts";
 import { makeRelease } from "./_install_helpers.ts";
 
 async function run(command: string, args: string[], cwd = "."): Promise<string> {
@@ -20,6 +21,7 @@ Deno.test("assembleRelease() writes per-architecture archives with both binaries
     "install.sh",
     "mq2wsbridge-linux-aarch64.tar.gz",
     "mq2wsbridge-linux-x86_64.tar.gz",
+    SBOM_FILE,
   ]);
   for (const arch of ["x86_64", "aarch64"]) {
     const base = `mq2wsbridge-linux-${arch}`;
@@ -50,7 +52,12 @@ Deno.test("assembleRelease() writes a SHA256SUMS that sha256sum -c accepts for e
     "install.sh: OK",
     "mq2wsbridge-linux-aarch64.tar.gz: OK",
     "mq2wsbridge-linux-x86_64.tar.gz: OK",
+    `${SBOM_FILE}: OK`,
   ]);
+  // The SBOM in the release describes this release.
+  const bom = JSON.parse(await Deno.readTextFile(join(release.path, SBOM_FILE))) as CycloneDxBom;
+  assert.equal(bom.metadata.component.version, "1.2.3");
+  assert.ok(bom.components.some((c) => c.name === "amqplib"));
 });
 
 Deno.test("stampedInstaller() makes the repository the default source and rejects a malformed name", async () => {
@@ -58,6 +65,30 @@ Deno.test("stampedInstaller() makes the repository the default source and reject
   assert.match(stamped, /^DEFAULT_REPO="acme\/mq2wsbridge"$/m);
   assert.equal(await stampedInstaller(undefined), await Deno.readTextFile(join(REPO_ROOT, "install.sh")));
   await assert.rejects(stampedInstaller("acme/x; rm -rf /"), /expected owner\/name/);
+});
+
+Deno.test("stampedUnit() points the unit's Documentation= at the repository", async () => {
+  const unit = await stampedUnit("acme/mq2wsbridge");
+  assert.match(unit, /^Documentation=https:\/\/github\.com\/acme\/mq2wsbridge#readme$/m);
+  assert.equal(
+    await stampedUnit(undefined),
+    await Deno.readTextFile(join(REPO_ROOT, "packaging/mq2wsbridge.service")),
+  );
+  await assert.rejects(stampedUnit("acme/x y"), /expected owner\/name/);
+});
+
+Deno.test("release.yml attests build provenance over SHA256SUMS and publishes the SBOM", async () => {
+  const workflow = await Deno.readTextFile(join(REPO_ROOT, ".github/workflows/release.yml"));
+  const publish = workflow.slice(workflow.indexOf("\n  publish:"));
+  for (const line of ["id-token: write", "attestations: write", "contents: write"]) {
+    assert.ok(publish.includes(line), `publish job has ${line}`);
+  }
+  assert.match(publish, /uses: actions\/attest-build-provenance@v\d+/);
+  assert.match(publish, /subject-checksums: release\/SHA256SUMS/);
+  assert.match(publish, /uses: actions\/attest-sbom@v\d+/);
+  assert.match(publish, new RegExp(`sbom-path: release/${SBOM_FILE.replace(".", "\\.")}`));
+  // Attest before publishing: the assets are never public without their provenance.
+  assert.ok(publish.indexOf("attest-build-provenance") < publish.indexOf("gh release create"));
 });
 
 Deno.test("release.ts refuses a tag that is not v + the deno.json version", async () => {

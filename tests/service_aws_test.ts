@@ -8,13 +8,15 @@
 import assert from "node:assert/strict";
 import {
   CloudWatchLogsClient,
+  CreateLogGroupCommand,
+  CreateLogStreamCommand,
   DescribeLogGroupsCommand,
   GetLogEventsCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
 import { CloudWatchClient, ListMetricsCommand } from "@aws-sdk/client-cloudwatch";
 import { bridgeValues, spawnBridge, TEST_CLIENT_SECRET, TEST_PASSWORD, writeIni } from "./_bridge.ts";
 import { openBroker } from "./_broker.ts";
-import { ORIGINAL_METRICS, startMoto, unique } from "./_aws.ts";
+import { ORIGINAL_METRICS, startAwsProxy, startMoto, unique, waitFor } from "./_aws.ts";
 import { startWsServer } from "./_ws_server.ts";
 
 Deno.test("mq2wsbridge -s -l -m runs from Parameter Store filled by -M, logging and measuring to CloudWatch [integration]", async () => {
@@ -90,5 +92,71 @@ Deno.test("mq2wsbridge -s -l -m runs from Parameter Store filled by -M, logging 
   } finally {
     logs.destroy();
     metrics.destroy();
+  }
+});
+
+Deno.test("mq2wsbridge -l -m under a least-privilege role: one WARN per denied call, logging and bridging go on [integration]", async () => {
+  await using moto = await startMoto();
+  // The role allows logs:PutLogEvents only; group and stream were made beforehand (CloudFormation).
+  await using proxy = startAwsProxy(moto.endpoint, {
+    deny: {
+      CreateLogGroup: "logs:CreateLogGroup",
+      PutRetentionPolicy: "logs:PutRetentionPolicy",
+      CreateLogStream: "logs:CreateLogStream",
+      PutMetricData: "cloudwatch:PutMetricData",
+    },
+  });
+  await using broker = await openBroker();
+  const toWs = await broker.queue("to_ws");
+  const fromWs = await broker.queue("from_ws");
+  const group = `/test/${unique("least")}`;
+  const credentials = { accessKeyId: "test", secretAccessKey: "test" };
+  const logs = new CloudWatchLogsClient({ region: "us-east-1", endpoint: moto.endpoint, credentials });
+  try {
+    await logs.send(new CreateLogGroupCommand({ logGroupName: group }));
+    await logs.send(new CreateLogStreamCommand({ logGroupName: group, logStreamName: "app" }));
+    await using ini = await writeIni({
+      ...bridgeValues({ toWs, fromWs }),
+      "aws_cloudwatch.cw_region": "us-east-1",
+      "aws_cloudwatch.cw_log_group": group,
+      "aws_cloudwatch.cw_log_stream": "app",
+      "aws_cloudwatch.cw_metrics_namespace": `test/${unique("least")}`,
+      "aws_cloudwatch.cw_metrics_resolution": "1",
+    });
+    await using bridge = spawnBridge(["-c", ini.path, "-X", "-l", "-m", "-v"], {
+      AWS_ENDPOINT_URL: proxy.endpoint,
+      AWS_EC2_METADATA_DISABLED: "true",
+      AWS_ACCESS_KEY_ID: "test",
+      AWS_SECRET_ACCESS_KEY: "test",
+    });
+    await broker.publish(toWs, ["one", "two"]);
+    assert.deepEqual(
+      (await broker.collect(fromWs, 2)).map((m) => m.text),
+      ["one", "two"],
+      "bridging goes on",
+    );
+    // Several metrics intervals go by, each PutMetricData denied.
+    await waitFor(() => proxy.of("PutMetricData").length >= 3, 10_000, "three denied PutMetricData calls");
+    bridge.kill("SIGTERM");
+    assert.equal((await bridge.exit()).code, 0, bridge.output);
+    assert.equal(bridge.output.trim(), "", "nothing on stderr: PutLogEvents works");
+
+    for (const operation of ["CreateLogGroup", "PutRetentionPolicy", "CreateLogStream"]) {
+      assert.equal(proxy.of(operation).length, 1, `${operation} tried once, not before every batch`);
+    }
+    const events = await logs.send(
+      new GetLogEventsCommand({ logGroupName: group, logStreamName: "app", startFromHead: true }),
+    );
+    const lines = (events.events ?? []).map((e) => e.message ?? "");
+    const warnings = lines.filter((l) => l.includes(" WARN "));
+    for (const permission of ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:CreateLogStream"]) {
+      assert.equal(warnings.filter((l) => l.includes(`allow ${permission}`)).length, 1, warnings.join("\n"));
+    }
+    const metrics = warnings.filter((l) => l.includes("allow cloudwatch:PutMetricData"));
+    assert.equal(metrics.length, 1, `rate-limited: ${warnings.join("\n")}`);
+    assert.ok(lines.some((l) => /INFO {2}\[bridge\] Bridging/.test(l)), lines.join("\n"));
+    assert.ok(lines.at(-1)?.includes("Stopped"), lines.join("\n"));
+  } finally {
+    logs.destroy();
   }
 });

@@ -1,9 +1,19 @@
 import assert from "node:assert/strict";
-import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { migrateToSsm, readSsmConfig } from "../handlers/ssm.ts";
+import { GetParametersByPathCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { readSsmConfig } from "../handlers/ssm.ts";
+import { migrateToSsm } from "../handlers/ssm_migrate.ts";
 import { iniToRaw } from "../handlers/config.ts";
 import { ConfigError, parseConfig } from "../lib/config.ts";
-import { awsEnv, deadEndpoint, json, startFakeAws, startMoto, startSilentServer } from "./_aws.ts";
+import { AwsPermissionError } from "../lib/aws.ts";
+import {
+  awsEnv,
+  deadEndpoint,
+  json,
+  startAwsProxy,
+  startFakeAws,
+  startMoto,
+  startSilentServer,
+} from "./_aws.ts";
 
 const REGION = "us-east-1";
 const ALL = { ws: true, logs: false, metrics: false };
@@ -219,4 +229,89 @@ Deno.test("readSsmConfig() fails within its timeouts on a dead or silent endpoin
     /endpoint unreachable/,
   );
   assert.ok(performance.now() - started < 3_000);
+});
+
+/** Every parameter under /mq2wsbridge in moto: name → value (decrypted). */
+async function storeOf(endpoint: string): Promise<Map<string, string>> {
+  const client = new SSMClient({ region: REGION, endpoint });
+  const out = new Map<string, string>();
+  try {
+    let token: string | undefined;
+    do {
+      const page = await client.send(
+        new GetParametersByPathCommand({
+          Path: "/mq2wsbridge",
+          Recursive: true,
+          WithDecryption: true,
+          ...(token ? { NextToken: token } : {}),
+        }),
+      );
+      for (const p of page.Parameters ?? []) out.set(p.Name!, p.Value!);
+      token = page.NextToken;
+    } while (token);
+  } finally {
+    client.destroy();
+  }
+  return out;
+}
+
+Deno.test("migrateToSsm() leaves the store equal to the INI file: deletes what it does not set, empty keys included", async () => {
+  await using moto = await startMoto();
+  await using front = startFakeAws(undefined, moto.endpoint);
+  using _env = awsEnv({ AWS_ENDPOINT_URL: front.endpoint });
+  // Left by an earlier migration or by the original service.
+  const stale = {
+    "aws_mq/mq_url": "amqps://old-broker.example.com:5671", // removed from the INI since
+    "aws_mq/mq_ca_file": "/etc/old-ca.pem", // empty in the INI now
+    "ws_api/ws_client_id": "legacy-id", // the original's name
+    "extra/deeper/thing": "x", // anything else under the prefix
+  };
+  await seed(moto.endpoint, { ...BASE, ...stale }, "SecureString");
+  const iniText = Object.entries(BASE).reduce((text, [name, value]) => {
+    const [section, key] = name.split("/");
+    return text.replace(`[${section}]\n`, `[${section}]\n${key} = ${value}\n`);
+  }, "[ws_api]\n[aws_mq]\nmq_ca_file =\n");
+  const ini = iniToRaw(iniText, "test.ini");
+
+  const result = await migrateToSsm(ini, { region: REGION });
+
+  const names = (keys: string[]) => keys.map((k) => `/mq2wsbridge/${k}`).sort();
+  assert.deepEqual(result.deleted, names(Object.keys(stale)));
+  assert.deepEqual(result.skipped, ["aws_mq.mq_ca_file"]);
+  const store = await storeOf(moto.endpoint);
+  assert.deepEqual([...store.keys()].sort(), names(Object.keys(BASE)));
+  for (const [name, value] of Object.entries(BASE)) assert.equal(store.get(`/mq2wsbridge/${name}`), value);
+  assert.ok(front.of("DeleteParameters").length >= 1);
+  assert.ok(!JSON.stringify(result).includes("old-broker"), "names only, never values");
+  // The next -s run sees the INI's broker, not the stale mq_url.
+  const { raw } = await readSsmConfig({ region: REGION });
+  assert.equal(raw.values.has("aws_mq.mq_url"), false);
+  // Nothing left to delete the second time.
+  assert.deepEqual((await migrateToSsm(ini, { region: REGION })).deleted, []);
+});
+
+Deno.test("readSsmConfig() refused by IAM or KMS is an AwsPermissionError naming the permission", async () => {
+  await using moto = await startMoto();
+  await using proxy = startAwsProxy(moto.endpoint, {
+    deny: { GetParametersByPath: "ssm:GetParametersByPath" },
+  });
+  using _env = awsEnv({ AWS_ENDPOINT_URL: proxy.endpoint });
+  await seed(moto.endpoint, BASE, "SecureString");
+
+  await assert.rejects(readSsmConfig({ region: REGION }), (err: Error) => {
+    assert.ok(err instanceof AwsPermissionError, String(err));
+    assert.equal(err.permission, "ssm:GetParametersByPath");
+    assert.match(err.message, /access denied .*allow ssm:GetParametersByPath in the IAM policy/);
+    return true;
+  });
+  assert.equal(proxy.of("GetParametersByPath").length, 1, "a denial is not retried");
+
+  // WithDecryption with a customer managed key the role may not use: KMS says no.
+  proxy.rules = { deny: { GetParametersByPath: "kms:Decrypt" } };
+  await assert.rejects(readSsmConfig({ region: REGION }), (err: Error) => {
+    assert.ok(err instanceof AwsPermissionError, String(err));
+    assert.equal(err.permission, "kms:Decrypt");
+    assert.match(err.message, /KMS refused to decrypt a SecureString parameter .*allow kms:Decrypt/);
+    return true;
+  });
 });
