@@ -10,6 +10,7 @@ import { bridgeValues, spawnBridge, TEST_CLIENT_SECRET, writeIni } from "./_brid
 import { brokerUser, openBroker } from "./_broker.ts";
 import { startProxy } from "./_proxy.ts";
 import { startWsServer } from "./_ws_server.ts";
+import { startTinyproxy } from "./_tinyproxy.ts";
 import { verifyToken } from "./_jwt.ts";
 import { rabbitmqctl } from "../tools/rabbitmqctl.ts";
 
@@ -372,4 +373,20 @@ Deno.test("mq2wsbridge logs in with an mq_password holding non-ASCII, %, @, :, /
   } finally {
     await rabbitmqctl(["delete_user", name]);
   }
+});
+
+Deno.test("mq2wsbridge reaches the WebSocket API through HTTP_PROXY from its environment (tinyproxy) [integration]", async () => {
+  await using tiny = await startTinyproxy();
+  await using broker = await openBroker();
+  const toWs = await broker.queue("to_ws");
+  const fromWs = await broker.queue("from_ws");
+  await using server = startWsServer();
+  await using ini = await writeIni(bridgeValues({ toWs, fromWs, wsUrl: server.url }));
+  await using bridge = spawnBridge(["-c", ini.path, "-v"], { HTTP_PROXY: tiny.url, NO_PROXY: "" });
+  await bridge.waitForLine(/Bridging/);
+  await broker.publish(toWs, ["via proxy"]);
+  assert.deepEqual((await broker.collect(fromWs, 1)).map((m) => m.text), ["via proxy"]);
+  assert.ok((await tiny.requests()).includes(`CONNECT 127.0.0.1:${new URL(server.url).port}`));
+  bridge.kill("SIGTERM");
+  assert.equal((await bridge.exit()).code, 0);
 });

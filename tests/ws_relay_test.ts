@@ -10,6 +10,8 @@ import assert from "node:assert/strict";
 import type { WsSettings } from "../lib/config.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { RelayDir } from "../lib/ws_relay.ts";
+import type { ProxyEnv } from "../lib/http_proxy.ts";
+import { startTinyproxy } from "./_tinyproxy.ts";
 import { createLogger } from "../handlers/logging.ts";
 import { WsClient, type WsConnection, type WsHandlers } from "../handlers/ws.ts";
 import { WatchedSink, wsSettings } from "./_bridge.ts";
@@ -28,7 +30,7 @@ function settings(apiHost: string, overrides: Partial<WsSettings> = {}): WsSetti
 }
 
 /** A client that echoes back what it receives into `replies`; dispose closes it. */
-function echoClient(s: WsSettings, deps: { caPem?: string; relayDir?: string } = {}) {
+function echoClient(s: WsSettings, deps: { caPem?: string; relayDir?: string; proxy?: ProxyEnv } = {}) {
   const sink = new WatchedSink();
   const replies: (string | Uint8Array)[] = [];
   const opened = Promise.withResolvers<WsConnection>();
@@ -202,5 +204,46 @@ Deno.test("A connection given up as dead keeps what it wrote: an API that reads 
   assert.deepEqual(
     server.received.slice(0, written).map((r) => String(r).split(" ")[0]),
     [...Array(written).keys()].map(String),
+  );
+});
+
+Deno.test("WsClient goes through an HTTP proxy with CONNECT (a real tinyproxy), TLS inside the tunnel [integration]", async () => {
+  await using tiny = await startTinyproxy();
+  await using pki = await makeTestPki();
+  await using server = startWsServer();
+  await using tls = startTlsForwarder(pki, Number(new URL(server.url).port));
+  await using plain = echoClient(settings(server.url), { proxy: { httpProxy: tiny.url } });
+  plain.start().catch(() => {});
+  await roundTrip(plain, ["through the proxy"]);
+  await using secure = echoClient(settings(`wss://localhost:${tls.port}`), {
+    caPem: pki.caPem,
+    proxy: { httpsProxy: tiny.url, httpProxy: "http://127.0.0.1:9" },
+  });
+  secure.start().catch(() => {});
+  await roundTrip(secure, ["tls through the proxy"]);
+  const seen = await tiny.requests();
+  assert.ok(seen.includes(`CONNECT 127.0.0.1:${new URL(server.url).port}`), seen.join("\n"));
+  assert.ok(seen.includes(`CONNECT localhost:${tls.port}`), "wss:// takes HTTPS_PROXY");
+  assert.ok(!seen.some((r) => r.includes("jwt")), "the proxy never sees the URL or its token");
+});
+
+Deno.test("WsClient connects directly to a host in NO_PROXY, and names the proxy when it refuses [integration]", async () => {
+  await using tiny = await startTinyproxy();
+  await using server = startWsServer();
+  await using direct = echoClient(settings(server.url), {
+    proxy: { httpProxy: tiny.url, noProxy: "localhost,127.0.0.1" },
+  });
+  direct.start().catch(() => {});
+  await roundTrip(direct, ["no proxy"]);
+  assert.deepEqual(await tiny.requests(), []);
+  // A proxy that answers CONNECT with an error (tinyproxy cannot reach the closed port).
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = closed.addr.port;
+  closed.close();
+  await using refused = echoClient(settings(`ws://127.0.0.1:${port}`), { proxy: { httpProxy: tiny.url } });
+  const failed = await refused.start().then(() => null, (err: Error) => err);
+  assert.match(
+    String(failed?.message),
+    new RegExp(`through proxy ${tiny.url.replaceAll(".", "\\.")}: proxy .* refused CONNECT`),
   );
 });
