@@ -21,9 +21,21 @@ import {
 } from "./scenarios.ts";
 
 /** The full run: 12,000 messages at 500/s (24 s of load) per scenario, 4 faults each. */
-export const FULL: ScenarioSize = { count: 12_000, ratePerSec: 500, faults: 4, endWaitMs: 60_000 };
+export const FULL: ScenarioSize = {
+  count: 12_000,
+  ratePerSec: 500,
+  faults: 4,
+  endWaitMs: 60_000,
+  quick: false,
+};
 /** The CI run (tests/chaos_test.ts, --quick): 2,000 messages at 500/s, 2 faults each. */
-export const QUICK: ScenarioSize = { count: 2_000, ratePerSec: 500, faults: 2, endWaitMs: 30_000 };
+export const QUICK: ScenarioSize = {
+  count: 2_000,
+  ratePerSec: 500,
+  faults: 2,
+  endWaitMs: 30_000,
+  quick: true,
+};
 
 /** Every scenario, in the order they run. */
 export function suite(): Scenario[] {
