@@ -114,7 +114,7 @@ export class ApiProcess implements AsyncDisposable {
   }
 
   /** Resolves with the status once `until` reaches `n`; rejects after `ms`, saying what was awaited. */
-  async wait(until: "sent" | "received" | "connections", n: number, ms: number, prefix?: string) {
+  async wait(until: "sent" | "received" | "highest" | "connections", n: number, ms: number, prefix?: string) {
     const answer = await this.#call<{ ok: boolean } & ApiStatus>(
       "POST",
       "wait",
@@ -122,7 +122,7 @@ export class ApiProcess implements AsyncDisposable {
       ms + 10_000,
     );
     if (!answer.ok) {
-      const seen = until === "received"
+      const seen = until === "received" || until === "highest"
         ? answer.received.prefixes[prefix ?? ""] ?? 0
         : until === "sent"
         ? answer.sender?.next ?? 0

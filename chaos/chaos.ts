@@ -12,8 +12,16 @@ import { parseArgs } from "node:util";
 import { runScenario, type Scenario, type ScenarioResult, type ScenarioSize } from "./harness.ts";
 import { headerLine, resultLines, verdictLine, writeResults } from "./report.ts";
 import {
+  alarmBothWays,
+  apiBurst,
+  apiSigstopLight,
+  apiSigstopLoad,
+  bigFramesAlarm,
   bridgeRestart,
   brokerClose,
+  brokerOutage,
+  quorumQueues,
+  sigkillBothWays,
   slowConsumer,
   stalledPeerDies,
   twoBridges,
@@ -52,6 +60,15 @@ export function suite(): Scenario[] {
     twoBridges("websocket", "SIGKILL"),
     twoBridges("stub", "SIGKILL"),
     stalledPeerDies(),
+    // Issue 10: delivery under pressure, counted in and out both ways.
+    apiBurst(),
+    bigFramesAlarm(),
+    brokerOutage(),
+    apiSigstopLight(),
+    apiSigstopLoad(),
+    alarmBothWays(),
+    quorumQueues(),
+    sigkillBothWays(),
   ];
 }
 

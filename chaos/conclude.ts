@@ -69,6 +69,10 @@ export async function conclude(run: Run, started: number, error: string | null):
     notes: {
       ...run.notes,
       bridgeWarnings: run.everyBridge.reduce((n, b) => n + b.lines.filter((l) => / WARN /.test(l)).length, 0),
+      firstBridgeWarnings: run.everyBridge.flatMap((b) => b.lines.filter((l) => / WARN /.test(l))).slice(
+        0,
+        8,
+      ),
       foreign: rows.reduce((n, d) => n + d.foreign, 0),
       republishedByLoad: load?.republished ?? 0,
     },

@@ -237,6 +237,7 @@ async function setUp(run: Run, stack: AsyncDisposableStack, url: string): Promis
       count: size.count,
       ratePerSec: size.ratePerSec,
       bodyBytes: scenario.bodyBytes ?? 100,
+      ...(scenario.burst ? { burst: scenario.burst } : {}),
       ...(run.apiLoad ? { apiPrefix: run.apiLoad.prefix, apiCount: run.apiLoad.count } : {}),
       // Through a broker outage the load waits for the broker as long as the bridge must.
       ...(scenario.privateBroker ? { maxConnectAttempts: 1000, reconnectDelaySecs: 0.2 } : {}),

@@ -33,6 +33,8 @@ export interface LoadOptions {
   count: number;
   /** Messages per second; 0 = as fast as the confirm window allows. */
   ratePerSec: number;
+  /** The first this many go as fast as the confirm window allows, the rest at the rate (a backlog). */
+  burst?: number;
   /** Size of each body (the numbered text, padded with dots). */
   bodyBytes: number;
   /** Sending waits while this many are sent but not back (default: no limit). */
@@ -184,12 +186,15 @@ export class Load implements AsyncDisposable {
   }
 
   async #sendAll(): Promise<void> {
-    const { count, ratePerSec } = this.#opts;
+    const { count, ratePerSec, burst = 0 } = this.#opts;
     const limit = this.#opts.maxOutstanding ?? Infinity;
     const signal = this.#stop.signal;
-    const t0 = this.now();
+    let t0 = this.now();
     for (let i = 1; i <= count && !signal.aborted; i++) {
-      if (ratePerSec > 0) await delay(t0 + ((i - 1) * 1000) / ratePerSec - this.now(), signal);
+      if (i === burst + 1) t0 = this.now();
+      if (ratePerSec > 0 && i > burst) {
+        await delay(t0 + ((i - burst - 1) * 1000) / ratePerSec - this.now(), signal);
+      }
       while (
         !signal.aborted &&
         (this.#inflight >= WINDOW || !this.#mq.up || this.tally.sent - this.tally.distinct >= limit)

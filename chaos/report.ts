@@ -67,7 +67,8 @@ export function markdown(results: ScenarioResult[], meta: Record<string, unknown
     "send() on an open socket); _received_: distinct messages at the far end; _lost_: sent, never received;",
     "_duplicates_: extra copies (at-least-once); _recover ms_: the longest, over the faults, from a fault (or",
     "its repair: the end of an outage or freeze) to the first message sent after it arriving, restarts and",
-    "reconnects included; _caveat_: loss in a documented caveat or window, measured, not a failure.",
+    "reconnects included; _verdict_: LOST (this direction lost messages), FAIL (the scenario failed a check",
+    "or did not finish), caveat (loss in a documented caveat or window, measured, not a failure), ok.",
   ];
   const notes = results.flatMap((r) => details(r).map((d) => `- ${r.id}: ${d}`));
   if (notes.length > 0) lines.push("", "Notes:", "", ...notes);
@@ -102,8 +103,16 @@ function rowsOf(r: ScenarioResult): string[][] {
   if (r.directions.length === 0) {
     return [[r.id, mode, "-", String(r.faults.length), "0", "0", "0", "0", "-", "FAIL"]];
   }
+  // A direction that lost says LOST; a scenario that failed otherwise (an error, a check) says FAIL once.
+  const anyLost = r.directions.some((d) => d.lost > 0 && !d.expectsLoss);
   return r.directions.map((d, j) => {
-    const failed = (d.lost > 0 && !d.expectsLoss) || (!r.ok && j === 0);
+    const verdict = d.lost > 0 && !d.expectsLoss
+      ? "LOST"
+      : !r.ok && !anyLost && j === 0
+      ? "FAIL"
+      : d.lost > 0
+      ? "caveat"
+      : "ok";
     return [
       r.id,
       mode,
@@ -114,14 +123,14 @@ function rowsOf(r: ScenarioResult): string[][] {
       String(d.lost),
       String(d.duplicates),
       d.recoverMs === null ? (r.faults.length ? "never" : "-") : String(Math.round(d.recoverMs)),
-      failed ? "FAIL" : d.lost > 0 ? "caveat" : "ok",
+      verdict,
     ];
   });
 }
 
 function details(r: ScenarioResult): string[] {
   const out: string[] = [];
-  if (r.error) out.push(`error: ${r.error}`);
+  if (r.error) out.push(`error: ${shorten(r.error)}`);
   for (const d of r.directions) {
     if (d.lost > 0) {
       out.push(`${LABELS[d.name]}: lost ${d.lost}, e.g. #${d.missing.slice(0, 10).join(", #")}`);
@@ -132,6 +141,14 @@ function details(r: ScenarioResult): string[] {
   if (r.leftInToWs > 0) out.push(`${r.leftInToWs} copies left in to_ws at the end`);
   for (const line of r.bridgeErrors) out.push(`bridge: ${line}`);
   return out;
+}
+
+/** An error as one line: a bridge's whole output (which start-up errors carry) is in the JSON. */
+function shorten(error: string): string {
+  const lines = error.split("\n");
+  const last = lines.length > 1 ? ` ... ${lines.findLast((l) => / ERROR /.test(l)) ?? lines.at(-1)}` : "";
+  const text = lines[0] + last;
+  return text.length > 600 ? `${text.slice(0, 600)}...` : text;
 }
 
 function pad(text: string, width: number, right: boolean): string {

@@ -4,8 +4,13 @@
  * message counts (`run.at(j)`), and each waits for the path to recover (a
  * message sent after the fault comes back) before the next.
  */
-import type { Run, Scenario } from "./harness.ts";
+import type { Scenario } from "./harness.ts";
+import { untilBacklog } from "./fault_kit.ts";
 import { bridgeConnection, closeConnection, lineTime, nthLine, rssKiB } from "./procs.ts";
+
+// Issue 10's scenarios (delivery under pressure, counted both ways) live beside these.
+export { apiBurst, apiSigstopLight, apiSigstopLoad, quorumQueues, sigkillBothWays } from "./scenarios_api.ts";
+export { alarmBothWays, bigFramesAlarm, brokerOutage } from "./scenarios_broker.ts";
 import { KEYS } from "../lib/config_keys.ts";
 
 /** The bridges here run with the default prefetch. */
@@ -190,17 +195,4 @@ export function twoBridges(mode: Mode, signal: StopSignal): Scenario {
       }
     },
   };
-}
-
-/** Waits until the broker holds `count` ready messages in to_ws (polled every 100 ms); returns them. */
-async function untilBacklog(run: Run, count: number, ms: number): Promise<number> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const ready = await run.broker.ready(run.toWs);
-    if (ready >= count) return ready;
-    if (performance.now() > deadline) {
-      throw new Error(`Cannot see a backlog of ${count} in to_ws within ${ms} ms: ${ready} ready`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the broker has no event for this
-  }
 }

@@ -21,6 +21,8 @@ export class Tally {
   foreign = 0;
   /** Latest send time among the messages seen back so far (any copy). */
   lastBackSentAt = -Infinity;
+  /** Highest index seen back: above `n`, a message sent after the n-th one has arrived. */
+  maxIndexBack = 0;
 
   readonly #anyIndex: boolean;
 
@@ -83,6 +85,7 @@ export class Tally {
       this.duplicates += copies;
     }
     this.copies[index]! += copies;
+    if (index > this.maxIndexBack) this.maxIndexBack = index;
     if (!Number.isNaN(this.sentAt[index]!)) {
       this.lastBackSentAt = Math.max(this.lastBackSentAt, this.sentAt[index]!);
     }

@@ -47,6 +47,8 @@ export interface Scenario {
   /** Put a pausable TCP proxy between the bridge and the WebSocket endpoint. */
   proxy?: boolean;
   bodyBytes?: number;
+  /** The first this many to_ws messages go back to back (a backlog), the rest at the rate. */
+  burst?: number;
   /** INI values on top of the suite's defaults, at this size. */
   overrides?(size: ScenarioSize): Record<string, string>;
   /** The load this scenario needs, given the suite's (default: the suite's). */

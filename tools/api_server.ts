@@ -15,7 +15,8 @@
  *   GET  /control/received?prefix=P&count=N[&detail=1]   distinct, duplicates, missing
  *   POST /control/wait   {until,n,prefix?,timeoutMs}      long poll: until "sent" (index n
  *                        sent, or the sender done), "received" (distinct of prefix) >= n,
- *                        or "connections" (ever opened) >= n
+ *                        "highest" (index of prefix received) >= n, or "connections"
+ *                        (ever opened) >= n
  *
  * Times are epoch milliseconds (performance.timeOrigin + now), so another
  * process on the machine can place them on its own clock. Run alone it
@@ -132,7 +133,7 @@ export function startApiServer(options: { port?: number; echo?: boolean } = {}):
     }
     if (req.method === "POST" && path === "wait") {
       const { until, n, prefix, timeoutMs } = await req.json() as {
-        until: "sent" | "received" | "connections";
+        until: "sent" | "received" | "highest" | "connections";
         n: number;
         prefix?: string;
         timeoutMs: number;
@@ -141,6 +142,8 @@ export function startApiServer(options: { port?: number; echo?: boolean } = {}):
         ? () => sender !== null && (sender.next > n || sender.done)
         : until === "received"
         ? () => receipts.of(prefix ?? "").distinct >= n
+        : until === "highest"
+        ? () => receipts.of(prefix ?? "").max >= n
         : () => connections >= n;
       const ok = await waitFor(test, timeoutMs);
       return json({ ok, ...status() });
