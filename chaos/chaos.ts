@@ -12,8 +12,16 @@ import { parseArgs } from "node:util";
 import { runScenario, type Scenario, type ScenarioResult, type ScenarioSize } from "./harness.ts";
 import { headerLine, resultLines, verdictLine, writeResults } from "./report.ts";
 import {
+  alarmBothWays,
+  apiBurst,
+  apiSigstopLight,
+  apiSigstopLoad,
+  bigFramesAlarm,
   bridgeRestart,
   brokerClose,
+  brokerOutage,
+  quorumQueues,
+  sigkillBothWays,
   slowConsumer,
   stalledPeerDies,
   twoBridges,
@@ -21,9 +29,21 @@ import {
 } from "./scenarios.ts";
 
 /** The full run: 12,000 messages at 500/s (24 s of load) per scenario, 4 faults each. */
-export const FULL: ScenarioSize = { count: 12_000, ratePerSec: 500, faults: 4, endWaitMs: 60_000 };
+export const FULL: ScenarioSize = {
+  count: 12_000,
+  ratePerSec: 500,
+  faults: 4,
+  endWaitMs: 60_000,
+  quick: false,
+};
 /** The CI run (tests/chaos_test.ts, --quick): 2,000 messages at 500/s, 2 faults each. */
-export const QUICK: ScenarioSize = { count: 2_000, ratePerSec: 500, faults: 2, endWaitMs: 30_000 };
+export const QUICK: ScenarioSize = {
+  count: 2_000,
+  ratePerSec: 500,
+  faults: 2,
+  endWaitMs: 30_000,
+  quick: true,
+};
 
 /** Every scenario, in the order they run. */
 export function suite(): Scenario[] {
@@ -40,6 +60,15 @@ export function suite(): Scenario[] {
     twoBridges("websocket", "SIGKILL"),
     twoBridges("stub", "SIGKILL"),
     stalledPeerDies(),
+    // Issue 10: delivery under pressure, counted in and out both ways.
+    apiBurst(),
+    bigFramesAlarm(),
+    brokerOutage(),
+    apiSigstopLight(),
+    apiSigstopLoad(),
+    alarmBothWays(),
+    quorumQueues(),
+    sigkillBothWays(),
   ];
 }
 

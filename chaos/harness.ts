@@ -1,81 +1,30 @@
 /**
- * Runs one chaos scenario end to end, on the real broker with real
- * processes: two unique queues, the echo endpoint (WebSocket mode), an
+ * Runs one chaos scenario end to end, on a real broker (the shared one, or
+ * a private node for faults that would disturb others) with real processes:
+ * two unique queues, the WebSocket endpoint (the echo server, or the API
+ * stand-in that counts what it receives and sends its own messages), an
  * optional TCP proxy in front of it, one or two bridge processes and the
- * load. The scenario's `act` breaks things while the load runs; then the
- * harness waits for every message to come back (with a deadline), stops the
- * bridges gracefully, takes what is left on from_ws, and counts.
+ * load. The scenario's `act` breaks things while the load runs; then
+ * chaos/conclude.ts waits for every message (with a deadline), stops the
+ * bridges gracefully, takes what is left on from_ws, and counts, per
+ * direction (chaos/directions.ts).
  *
- * Time to recover, per fault: from the fault to the first receipt of a
- * message sent after that moment, so it includes restarting whatever was
- * killed and the bridge's reconnect. For a pause (the peer stops reading),
- * from the resume to the first message back at all.
+ * Time to recover, per fault: from the fault (or from its repair, for an
+ * outage or a freeze) to the first receipt of a message sent after that
+ * moment, so it includes restarting whatever was killed and the bridge's
+ * reconnect. With `anyBack`, to the first message back at all.
  */
 import { AMQP_URL, openBroker, type TestBroker } from "../tests/_broker.ts";
 import { type BridgeProcess, bridgeValues, writeIni } from "../tests/_bridge.ts";
 import { startProxy, type TcpProxy } from "../tests/_proxy.ts";
+import { ApiProcess } from "./api_process.ts";
+import { conclude } from "./conclude.ts";
 import { Load } from "./load.ts";
+import { PrivateBroker } from "./private_broker.ts";
 import { crashAndRestartEcho, type EchoProcess, startBridgeProcess, startEcho } from "./procs.ts";
+import type { ApiLoad, ApiSnapshot, Fault, Scenario, ScenarioResult, ScenarioSize } from "./types.ts";
 
-/** How much load and how many faults. */
-export interface ScenarioSize {
-  count: number;
-  ratePerSec: number;
-  faults: number;
-  /** How long to wait for the last messages to come back after sending ends. */
-  endWaitMs: number;
-}
-
-/** One way of breaking the path. */
-export interface Scenario {
-  id: string;
-  title: string;
-  mode: "websocket" | "stub";
-  bridges?: number;
-  /** Put a pausable TCP proxy between the bridge and the echo endpoint. */
-  proxy?: boolean;
-  bodyBytes?: number;
-  /** INI values on top of the suite's defaults. */
-  overrides?: Record<string, string>;
-  /** The load this scenario needs, given the suite's (default: the suite's). */
-  resize?(size: ScenarioSize): ScenarioSize;
-  /** Loss here is the documented WebSocket caveat being measured, not a failure. */
-  expectsLoss?: boolean;
-  act(run: Run): Promise<void>;
-}
-
-/** A check a scenario makes besides "nothing lost". */
-export interface Check {
-  name: string;
-  ok: boolean;
-  detail: string;
-}
-
-/** What a scenario measured. */
-export interface ScenarioResult {
-  id: string;
-  title: string;
-  mode: "websocket" | "stub";
-  faults: { label: string; atMs: number; recoverMs: number | null }[];
-  /** Messages the load was to send. */
-  requested: number;
-  sent: number;
-  received: number;
-  lost: number;
-  duplicates: number;
-  /** Largest time to recover over the faults (ms); null when a fault never recovered. */
-  recoverMs: number | null;
-  /** Messages still in to_ws at the end (copies waiting to go through again). */
-  leftInToWs: number;
-  missing: number[];
-  checks: Check[];
-  notes: Record<string, unknown>;
-  bridgeErrors: string[];
-  error: string | null;
-  expectsLoss: boolean;
-  seconds: number;
-  ok: boolean;
-}
+export type * from "./types.ts";
 
 /**
  * The suite's settings on top of the bridge defaults. A connection that lived
@@ -90,26 +39,45 @@ export class Run {
   readonly scenario: Scenario;
   readonly size: ScenarioSize;
   readonly broker: TestBroker;
+  readonly brokerUrl: string;
+  /** The private node, for scenarios that break the broker itself. */
+  readonly node: PrivateBroker | null;
   readonly toWs: string;
   readonly fromWs: string;
   load!: Load;
   echo: EchoProcess | null = null;
+  api: ApiProcess | null = null;
+  /** What the API stand-in sends of its own accord (null: nothing). */
+  readonly apiLoad: (ApiLoad & { prefix: string }) | null;
+  /** What API processes that were killed had sent and received, taken just before. */
+  readonly apiSnapshots: ApiSnapshot[] = [];
   proxy: TcpProxy | null = null;
   /** The bridges running now, oldest first. */
   bridges: BridgeProcess[] = [];
-  readonly faults: { label: string; at: number; anyBack: boolean }[] = [];
-  readonly checks: Check[] = [];
+  /** Bridges that exited without being told to. */
+  readonly exits: { pid: number; code: number; atMs: number }[] = [];
+  readonly faults: Fault[] = [];
+  readonly checks: ScenarioResult["checks"] = [];
   readonly notes: Record<string, unknown> = {};
   readonly processes: AsyncDisposable[] = [];
   readonly everyBridge: BridgeProcess[] = [];
+  readonly started = performance.now();
   ini = "";
 
-  constructor(scenario: Scenario, size: ScenarioSize, broker: TestBroker, toWs: string, fromWs: string) {
+  constructor(
+    scenario: Scenario,
+    size: ScenarioSize,
+    where: { broker: TestBroker; url: string; node: PrivateBroker | null; toWs: string; fromWs: string },
+  ) {
     this.scenario = scenario;
     this.size = size;
-    this.broker = broker;
-    this.toWs = toWs;
-    this.fromWs = fromWs;
+    this.broker = where.broker;
+    this.brokerUrl = where.url;
+    this.node = where.node;
+    this.toWs = where.toWs;
+    this.fromWs = where.fromWs;
+    const apiLoad = scenario.fromApi?.(size);
+    this.apiLoad = apiLoad ? { ...apiLoad, prefix: `api ${crypto.randomUUID().slice(0, 8)} #` } : null;
   }
 
   /** Resolves once the share `j / (faults + 1)` of the messages has been sent. */
@@ -118,12 +86,13 @@ export class Run {
   }
 
   /**
-   * Records a fault now (or at `at`); returns its time. It has recovered when a
-   * message sent after it is back, or with `anyBack`, when any message is.
+   * Records a fault now (or at `at`); returns it. It has recovered when a message sent after it
+   * (after `repairedAt`, once set) is back, or with `anyBack`, when any message is.
    */
-  fault(label: string, at = this.load.now(), anyBack = false): number {
-    this.faults.push({ label, at, anyBack });
-    return at;
+  fault(label: string, at = this.load.now(), anyBack = false): Fault {
+    const fault: Fault = { label, at, anyBack, repairedAt: null };
+    this.faults.push(fault);
+    return fault;
   }
 
   /** Starts one more bridge process and waits until it is bridging. */
@@ -132,6 +101,15 @@ export class Run {
     this.processes.push(bridge);
     this.everyBridge.push(bridge);
     this.bridges.push(bridge);
+    bridge.status.then((status) => {
+      if (!this.bridges.includes(bridge)) return; // stopped on purpose
+      this.bridges = this.bridges.filter((b) => b !== bridge);
+      this.exits.push({
+        pid: bridge.pid,
+        code: status.code,
+        atMs: Math.round(performance.now() - this.started),
+      });
+    });
     return bridge;
   }
 
@@ -150,6 +128,43 @@ export class Run {
     this.echo = await crashAndRestartEcho(this.echo!);
     this.processes.push(this.echo);
   }
+
+  /** Starts the API stand-in's own messages (the from_ws direction), from index `from`. */
+  async startApiSending(from = 1): Promise<void> {
+    const { prefix, count, bytes, rate } = this.apiLoad!;
+    await this.api!.send({ prefix, count, bytes, rate, from });
+  }
+
+  /** The highest index the API stand-in has sent (0: none). */
+  async apiSent(): Promise<number> {
+    return ((await this.api!.status()).sender?.next ?? 1) - 1;
+  }
+
+  /**
+   * SIGKILLs the API stand-in and starts it again on the same port; returns the fault. Its own
+   * sending is stopped first and what it sent awaited at the broker: frames still in a killed
+   * process's buffers die with it, which is the API's loss, not the bridge's. Its counters are
+   * kept (`apiSnapshots`), and the new process sends on from the next index.
+   */
+  async crashApi(label: string): Promise<Fault> {
+    const api = this.api!;
+    const load = this.load;
+    if (this.apiLoad) {
+      const last = ((await api.stop())?.next ?? 1) - 1;
+      await load.until(() => load.fromApi!.distinct >= last, 30_000, `the API's ${last} messages in from_ws`);
+    }
+    this.apiSnapshots.push({
+      sent: this.apiLoad ? await api.sent(true) : null,
+      received: await api.received(load.tally.prefix, load.tally.count, true),
+    });
+    const fault = this.fault(label);
+    await api.kill();
+    this.api = await ApiProcess.start({ port: api.port, echo: api.echo });
+    this.processes.push(this.api);
+    const next = this.apiSnapshots.at(-1)!.sent?.next ?? 1;
+    if (this.apiLoad && next <= this.apiLoad.count) await this.startApiSending(next);
+    return fault;
+  }
 }
 
 /** Runs `scenario` at `size`; never throws for a scenario failure (it is in the result). */
@@ -157,107 +172,101 @@ export async function runScenario(scenario: Scenario, suiteSize: ScenarioSize): 
   const size = scenario.resize?.(suiteSize) ?? suiteSize;
   const started = performance.now();
   await using stack = new AsyncDisposableStack();
-  const broker = stack.use(await openBroker());
-  const run = new Run(
-    scenario,
-    size,
-    broker,
-    await broker.queue(`chaos-${scenario.id}-to`),
-    await broker.queue(`chaos-${scenario.id}-from`),
-  );
-  stack.defer(async () => {
-    for (const proc of run.processes.reverse()) await proc[Symbol.asyncDispose]();
-  });
+  let node: PrivateBroker | null = null;
+  let run: Run | null = null;
   let error: string | null = null;
   try {
-    let wsUrl: string | undefined;
-    if (scenario.mode === "websocket") {
-      run.echo = await startEcho();
-      run.processes.push(run.echo);
-      wsUrl = run.echo.url;
-      if (scenario.proxy) {
-        run.proxy = stack.use(startProxy(run.echo.port));
-        wsUrl = `ws://127.0.0.1:${run.proxy.port}`;
-      }
-    }
-    const values = bridgeValues({ toWs: run.toWs, fromWs: run.fromWs, ...(wsUrl ? { wsUrl } : {}) }, {
-      ...SUITE_OVERRIDES,
-      ...scenario.overrides,
+    if (scenario.privateBroker) node = stack.use(await PrivateBroker.start());
+    const url = node?.url ?? AMQP_URL;
+    const broker = stack.use(await openBroker(url));
+    const queue = (label: string) => broker.queue(`chaos-${scenario.id}-${label}`, scenario.queueOptions);
+    run = new Run(scenario, size, {
+      broker,
+      url,
+      node,
+      toWs: await queue("to"),
+      fromWs: await queue("from"),
     });
-    const ini = stack.use(await writeIni(values));
-    run.ini = ini.path;
-    for (let i = 0; i < (scenario.bridges ?? 1); i++) await run.startBridge();
-    run.load = stack.use(
-      await Load.start({
-        url: AMQP_URL,
-        toWs: run.toWs,
-        fromWs: run.fromWs,
-        count: size.count,
-        ratePerSec: size.ratePerSec,
-        bodyBytes: scenario.bodyBytes ?? 100,
-      }),
-    );
-    await scenario.act(run);
+    const r = run;
+    stack.defer(async () => {
+      for (const proc of r.processes.reverse()) await proc[Symbol.asyncDispose]();
+    });
+    if (node) r.notes.privateNodeStartMs = node.startMs;
+    await setUp(r, stack, url);
+    await scenario.act(r);
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
   }
+  if (!run) return failedEarly(scenario, size, started, error!);
   return await conclude(run, started, error);
 }
 
-/** Waits for the stragglers, stops the bridges, collects what is left, counts. */
-async function conclude(run: Run, started: number, error: string | null): Promise<ScenarioResult> {
-  const { broker, scenario } = run;
-  const load = run.load as Load | undefined; // unset when the scenario failed before the load started
-  if (load) {
-    if (error) load.stopSending(); // count what was sent
-    const ms = run.size.endWaitMs;
-    if (!scenario.expectsLoss && !await load.allBack(ms)) {
-      error ??= `not every message came back within ${ms} ms of the last send`;
+/** The endpoint (and proxy), the bridges, then the load: in the order they must be up. */
+async function setUp(run: Run, stack: AsyncDisposableStack, url: string): Promise<void> {
+  const { scenario, size } = run;
+  let wsUrl: string | undefined;
+  if (scenario.mode === "websocket") {
+    if (scenario.api) {
+      run.api = await ApiProcess.start({ echo: scenario.api.echo });
+      run.processes.push(run.api);
+      wsUrl = run.api.url;
+    } else {
+      run.echo = await startEcho();
+      run.processes.push(run.echo);
+      wsUrl = run.echo.url;
     }
-    if (scenario.expectsLoss && !await load.lastBack(ms)) {
-      error ??= `the last message sent did not come back within ${ms} ms`;
+    if (scenario.proxy) {
+      run.proxy = stack.use(startProxy(run.api?.port ?? run.echo!.port));
+      wsUrl = `ws://127.0.0.1:${run.proxy.port}`;
     }
   }
-  for (const bridge of [...run.bridges]) await run.stopBridge(bridge, "SIGTERM");
-  await load?.finish();
-  const tally = load?.tally;
-  for (const msg of await broker.drain(run.fromWs)) tally?.receive(msg.text.slice(0, 64), performance.now());
-  const faults = run.faults.map((f) => {
-    const ms = !tally ? NaN : f.anyBack ? tally.firstBackAfter(f.at) : tally.recoveryAfter(f.at);
-    return { label: f.label, atMs: round(f.at - started), recoverMs: Number.isNaN(ms) ? null : round(ms) };
-  });
-  const recover = faults.map((f) => f.recoverMs);
-  const lost = tally?.lost ?? 0;
-  const result: ScenarioResult = {
+  const values = bridgeValues(
+    { toWs: run.toWs, fromWs: run.fromWs, mqUrl: url, ...(wsUrl ? { wsUrl } : {}) },
+    { ...SUITE_OVERRIDES, ...scenario.overrides?.(size) },
+  );
+  const ini = stack.use(await writeIni(values));
+  run.ini = ini.path;
+  if (!scenario.bridgesStartInAct) {
+    for (let i = 0; i < (scenario.bridges ?? 1); i++) await run.startBridge();
+  }
+  run.load = stack.use(
+    await Load.start({
+      url,
+      toWs: run.toWs,
+      fromWs: run.fromWs,
+      count: size.count,
+      ratePerSec: size.ratePerSec,
+      bodyBytes: scenario.bodyBytes ?? 100,
+      ...(scenario.burst ? { burst: scenario.burst } : {}),
+      ...(run.apiLoad ? { apiPrefix: run.apiLoad.prefix, apiCount: run.apiLoad.count } : {}),
+      // Through a broker outage the load waits for the broker as long as the bridge must.
+      ...(scenario.privateBroker ? { maxConnectAttempts: 1000, reconnectDelaySecs: 0.2 } : {}),
+    }),
+  );
+  if (run.apiLoad && !run.apiLoad.startInAct) await run.startApiSending();
+}
+
+function failedEarly(scenario: Scenario, size: ScenarioSize, started: number, error: string): ScenarioResult {
+  return {
     id: scenario.id,
     title: scenario.title,
     mode: scenario.mode,
-    faults,
-    requested: run.size.count,
-    sent: tally?.sent ?? 0,
-    received: tally?.distinct ?? 0,
-    lost,
-    duplicates: tally?.duplicates ?? 0,
-    recoverMs: recover.includes(null) ? null : Math.max(0, ...(recover as number[])),
-    leftInToWs: await broker.ready(run.toWs),
-    missing: tally?.missing() ?? [],
-    checks: run.checks,
-    notes: {
-      ...run.notes,
-      bridgeWarnings: run.everyBridge.reduce((n, b) => n + b.lines.filter((l) => / WARN /.test(l)).length, 0),
-      foreign: tally?.foreign ?? 0,
-      republishedByLoad: load?.republished ?? 0,
-    },
-    bridgeErrors: run.everyBridge.flatMap((b) => b.lines.filter((l) => / (ERROR) /.test(l))).slice(0, 10),
+    faults: [],
+    directions: [],
+    requested: size.count,
+    sent: 0,
+    received: 0,
+    lost: 0,
+    duplicates: 0,
+    recoverMs: null,
+    leftInToWs: 0,
+    missing: [],
+    checks: [],
+    notes: {},
+    bridgeErrors: [],
     error,
     expectsLoss: scenario.expectsLoss ?? false,
-    seconds: round((performance.now() - started) / 1000),
+    seconds: Math.round((performance.now() - started) / 100) / 10,
     ok: false,
   };
-  result.ok = error === null && result.checks.every((c) => c.ok) && (lost === 0 || result.expectsLoss);
-  return result;
-}
-
-function round(n: number): number {
-  return Math.round(n * 10) / 10;
 }

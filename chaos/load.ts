@@ -8,6 +8,14 @@
  * the time its first copy came back and how many copies came back, in typed
  * arrays (linear in N, so the soak's million messages stay cheap): from those
  * come "lost", "duplicates" and "time to recover".
+ *
+ * The from_ws queue also carries what the WebSocket API sends of its own
+ * accord (the API stand-in, tools/api_server.ts, numbers its bodies with
+ * another prefix): those are counted in a second tally, `fromApi`, whose
+ * send times come from the API at the end.
+ *
+ * The load declares no queue: the harness made them, possibly of a type
+ * (quorum) that a classic declaration would be refused on.
  */
 import { Buffer } from "node:buffer";
 import { type MqDelivery, MqSession } from "../handlers/mq.ts";
@@ -25,12 +33,21 @@ export interface LoadOptions {
   count: number;
   /** Messages per second; 0 = as fast as the confirm window allows. */
   ratePerSec: number;
+  /** The first this many go as fast as the confirm window allows, the rest at the rate (a backlog). */
+  burst?: number;
   /** Size of each body (the numbered text, padded with dots). */
   bodyBytes: number;
   /** Sending waits while this many are sent but not back (default: no limit). */
   maxOutstanding?: number;
   /** Broker warnings of the load's own connection (default: ignored). */
   log?: LogSink;
+  /** Bodies the API stand-in sends start with this (default: none are expected). */
+  apiPrefix?: string;
+  /** The most messages the API stand-in sends. */
+  apiCount?: number;
+  /** The load's own reconnect policy (default 5 attempts, 0.5 s steps): a long outage needs more. */
+  maxConnectAttempts?: number;
+  reconnectDelaySecs?: number;
 }
 
 /** Most publishes awaiting the broker's confirmation at once, as bridgetester. */
@@ -40,6 +57,8 @@ const TTL_MS = 300_000;
 /** A running load; `finish()` (or dispose) stops it and closes its connection. */
 export class Load implements AsyncDisposable {
   readonly tally: Tally;
+  /** What came back of the API stand-in's own messages (any index; send times filled in later). */
+  readonly fromApi: Tally | null;
   /** Publishes sent again after the load's own connection dropped. */
   republished = 0;
   readonly #opts: LoadOptions;
@@ -57,6 +76,9 @@ export class Load implements AsyncDisposable {
     this.#opts = opts;
     this.#mq = mq;
     this.tally = new Tally(opts.count, `chaos ${this.#runId} #`);
+    this.fromApi = opts.apiPrefix === undefined
+      ? null
+      : new Tally(opts.apiCount ?? 0, opts.apiPrefix, { anyIndex: true });
     mq.onUp(() => this.#onUp());
   }
 
@@ -66,11 +88,11 @@ export class Load implements AsyncDisposable {
     const mq = new MqSession({
       url: new Secret(opts.url),
       displayUrl: "chaos load",
-      queues: [opts.toWs, opts.fromWs],
+      queues: [],
       prefetch: WINDOW,
       heartbeatSecs: 30,
-      maxConnectAttempts: 5,
-      reconnectDelaySecs: 0.5,
+      maxConnectAttempts: opts.maxConnectAttempts ?? 5,
+      reconnectDelaySecs: opts.reconnectDelaySecs ?? 0.5,
       connectionName: `chaos-load-${crypto.randomUUID()}`,
     }, { log: createLogger({ sink, info: false, debug: false }, "load"), metrics: new MetricsRegistry() });
     const load = new Load(opts, mq);
@@ -164,12 +186,15 @@ export class Load implements AsyncDisposable {
   }
 
   async #sendAll(): Promise<void> {
-    const { count, ratePerSec } = this.#opts;
+    const { count, ratePerSec, burst = 0 } = this.#opts;
     const limit = this.#opts.maxOutstanding ?? Infinity;
     const signal = this.#stop.signal;
-    const t0 = this.now();
+    let t0 = this.now();
     for (let i = 1; i <= count && !signal.aborted; i++) {
-      if (ratePerSec > 0) await delay(t0 + ((i - 1) * 1000) / ratePerSec - this.now(), signal);
+      if (i === burst + 1) t0 = this.now();
+      if (ratePerSec > 0 && i > burst) {
+        await delay(t0 + ((i - burst - 1) * 1000) / ratePerSec - this.now(), signal);
+      }
       while (
         !signal.aborted &&
         (this.#inflight >= WINDOW || !this.#mq.up || this.tally.sent - this.tally.distinct >= limit)
@@ -203,9 +228,15 @@ export class Load implements AsyncDisposable {
     this.#kick();
   }
 
+  /** Counts a body taken off from_ws (by its first 64 characters) in the tally it belongs to. */
+  receive(head: string, at = this.now()): void {
+    if (this.fromApi?.owns(head)) this.fromApi.receive(head, at);
+    else this.tally.receive(head, at);
+  }
+
   #onDelivery(d: MqDelivery): void {
     this.#mq.ack(d);
-    this.tally.receive(d.body.toString("latin1", 0, 64), this.now());
+    this.receive(d.body.toString("latin1", 0, 64));
     this.#kick();
     this.#check();
   }

@@ -64,14 +64,24 @@ export async function rssKiB(pid: number): Promise<number> {
   return Number(match[1]);
 }
 
-/** The broker's id of the connection of the bridge with process id `pid` (rabbitmqctl list_connections). */
-export async function bridgeConnection(pid: number): Promise<string> {
+/**
+ * The broker's id of the `role` connection of the bridge with process id
+ * `pid` (rabbitmqctl list_connections). A bridge with one connection names
+ * it `mq2wsbridge@HOST pid PID`; one that consumes and publishes on separate
+ * connections (issue 10) adds ` consume` or ` publish`. Either is found.
+ */
+export async function bridgeConnection(pid: number, role: "consume" | "publish"): Promise<string> {
   // The closing quote keeps "pid 12" from matching "pid 123".
-  const name = `"mq2wsbridge@${Deno.hostname()} pid ${pid}"`;
+  const base = `mq2wsbridge@${Deno.hostname()} pid ${pid}`;
+  const names = [`"${base} ${role}"`, `"${base}"`];
   const list = await rabbitmqctl(["list_connections", "pid", "client_properties"]);
-  const found = list.split("\n").filter((line) => line.includes(name)).map((line) => line.split("\t")[0]!);
-  if (found.length !== 1) throw new Error(`Cannot find the broker connection ${name}: ${found.length} match`);
-  return found[0]!;
+  const lines = list.split("\n");
+  for (const name of names) {
+    const found = lines.filter((line) => line.includes(name)).map((line) => line.split("\t")[0]!);
+    if (found.length > 1) throw new Error(`Cannot tell the broker connection ${name}: ${found.length} match`);
+    if (found.length === 1) return found[0]!;
+  }
+  throw new Error(`Cannot find the broker connection ${names.join(" or ")} of the bridge`);
 }
 
 /** Has the broker close connection `id` (rabbitmqctl close_connection), as an operator would. */

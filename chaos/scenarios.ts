@@ -4,8 +4,13 @@
  * message counts (`run.at(j)`), and each waits for the path to recover (a
  * message sent after the fault comes back) before the next.
  */
-import type { Run, Scenario } from "./harness.ts";
+import type { Scenario } from "./harness.ts";
+import { untilBacklog } from "./fault_kit.ts";
 import { bridgeConnection, closeConnection, lineTime, nthLine, rssKiB } from "./procs.ts";
+
+// Issue 10's scenarios (delivery under pressure, counted both ways) live beside these.
+export { apiBurst, apiSigstopLight, apiSigstopLoad, quorumQueues, sigkillBothWays } from "./scenarios_api.ts";
+export { alarmBothWays, bigFramesAlarm, brokerOutage } from "./scenarios_broker.ts";
 import { KEYS } from "../lib/config_keys.ts";
 
 /** The bridges here run with the default prefetch. */
@@ -23,7 +28,7 @@ export function wsKill(): Scenario {
     async act(run) {
       for (let j = 1; j <= run.size.faults; j++) {
         await run.at(j);
-        const t = run.fault(`echo server SIGKILL #${j}`);
+        const t = run.fault(`echo server SIGKILL #${j}`).at;
         await run.crashEcho();
         await run.load.backSentAfter(t);
       }
@@ -43,12 +48,14 @@ export function brokerClose(mode: Mode): Scenario {
     async act(run) {
       const bridge = run.bridges[0]!;
       for (let j = 1; j <= run.size.faults; j++) {
-        const id = await bridgeConnection(bridge.pid); // ahead of time: rabbitmqctl takes ~0.5 s
+        // The consuming connection: closing it hands the to_ws window back (and, with one connection
+        // for both, cuts publishing too). Looked up ahead of time: rabbitmqctl takes ~0.5 s.
+        const id = await bridgeConnection(bridge.pid, "consume");
         await run.at(j);
         await closeConnection(id);
         // The fault's time is when the bridge saw its connection go, from its log line.
         const lost = await nthLine(bridge, /Lost the broker connection/, j);
-        const t = run.fault(`broker close_connection #${j}`, lineTime(lost));
+        const t = run.fault(`broker close_connection #${j}`, lineTime(lost)).at;
         await run.load.backSentAfter(t);
       }
     },
@@ -97,7 +104,7 @@ export function slowConsumer(): Scenario {
         } finally {
           run.proxy!.resume();
         }
-        const t = run.fault(`reading paused #${j} (recovery from the resume)`, run.load.now(), true);
+        const t = run.fault(`reading paused #${j} (recovery from the resume)`, run.load.now(), true).at;
         await run.load.backSentAfter(t, 60_000);
         const drainMs = Math.round(run.load.now() - t);
         pauses.push({ rssBeforeKiB: before, half, full, pausedMs: Math.round(t - pausedAt), drainMs });
@@ -140,7 +147,7 @@ export function stalledPeerDies(): Scenario {
       run.proxy!.pause();
       const pausedAt = run.load.now();
       await untilBacklog(run, 1, 30_000); // the bridge stopped taking messages: its window is full
-      const t = run.fault("reading stalled, then the server SIGKILLed and the connection cut");
+      const t = run.fault("reading stalled, then the server SIGKILLed and the connection cut").at;
       run.proxy!.cutAll();
       run.proxy!.resume();
       await run.crashEcho();
@@ -159,7 +166,7 @@ export function bridgeRestart(mode: Mode, signal: StopSignal): Scenario {
     async act(run) {
       for (let j = 1; j <= run.size.faults; j++) {
         await run.at(j);
-        const t = run.fault(`bridge ${signal} #${j}`);
+        const t = run.fault(`bridge ${signal} #${j}`).at;
         await run.stopBridge(run.bridges[0]!, signal);
         await run.startBridge();
         await run.load.backSentAfter(t);
@@ -181,24 +188,11 @@ export function twoBridges(mode: Mode, signal: StopSignal): Scenario {
     async act(run) {
       for (let j = 1; j <= run.size.faults; j++) {
         await run.at(j);
-        const t = run.fault(`one of two bridges ${signal} #${j}`);
+        const t = run.fault(`one of two bridges ${signal} #${j}`).at;
         await run.stopBridge(run.bridges[0]!, signal);
         await run.load.backSentAfter(t);
         if (j < run.size.faults) await run.startBridge();
       }
     },
   };
-}
-
-/** Waits until the broker holds `count` ready messages in to_ws (polled every 100 ms); returns them. */
-async function untilBacklog(run: Run, count: number, ms: number): Promise<number> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const ready = await run.broker.ready(run.toWs);
-    if (ready >= count) return ready;
-    if (performance.now() > deadline) {
-      throw new Error(`Cannot see a backlog of ${count} in to_ws within ${ms} ms: ${ready} ready`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the broker has no event for this
-  }
 }

@@ -21,10 +21,19 @@ export class Tally {
   foreign = 0;
   /** Latest send time among the messages seen back so far (any copy). */
   lastBackSentAt = -Infinity;
+  /** Highest index seen back: above `n`, a message sent after the n-th one has arrived. */
+  maxIndexBack = 0;
 
-  constructor(count: number, prefix: string) {
+  readonly #anyIndex: boolean;
+
+  /**
+   * With `anyIndex`, a receipt of an index with no send time is counted all the same: the API
+   * stand-in's messages are counted live, and their send times (the API's) are filled in at the end.
+   */
+  constructor(count: number, prefix: string, { anyIndex = false } = {}) {
     this.count = count;
     this.prefix = prefix;
+    this.#anyIndex = anyIndex;
     this.sentAt = new Float64Array(count + 1).fill(NaN);
     this.backAt = new Float64Array(count + 1).fill(NaN);
     this.copies = new Uint32Array(count + 1);
@@ -43,20 +52,43 @@ export class Tally {
     this.sent++;
   }
 
+  /** Notes that message `index` was sent at `at`, after the fact (the API stand-in's word). */
+  markSent(index: number, at: number): void {
+    if (Number.isNaN(this.sentAt[index]!)) this.sent++;
+    this.sentAt[index] = at;
+    this.lastSentAt = Math.max(this.lastSentAt, at);
+  }
+
+  /** True when `head` is one of ours (starts with the prefix). */
+  owns(head: string): boolean {
+    return head.startsWith(this.prefix);
+  }
+
   /** Matches a received body (its first 64 characters are enough) at `at`. */
   receive(head: string, at: number): void {
-    const index = head.startsWith(this.prefix) ? parseInt(head.slice(this.prefix.length), 10) : NaN;
-    if (!(index >= 1 && index <= this.count) || Number.isNaN(this.sentAt[index]!)) {
-      this.foreign++;
+    this.receiveIndex(this.owns(head) ? parseInt(head.slice(this.prefix.length), 10) : NaN, at);
+  }
+
+  /** Counts `copies` copies of message `index`, the first of them received at `at`. */
+  receiveIndex(index: number, at: number, copies = 1): void {
+    const unsent = !(index >= 1 && index <= this.count) ||
+      (!this.#anyIndex && Number.isNaN(this.sentAt[index]!));
+    if (unsent) {
+      this.foreign += copies;
       return;
     }
-    if (this.copies[index]!++ === 0) {
+    if (this.copies[index] === 0) {
       this.backAt[index] = at;
       this.distinct++;
+      this.duplicates += copies - 1;
     } else {
-      this.duplicates++;
+      this.duplicates += copies;
     }
-    this.lastBackSentAt = Math.max(this.lastBackSentAt, this.sentAt[index]!);
+    this.copies[index]! += copies;
+    if (index > this.maxIndexBack) this.maxIndexBack = index;
+    if (!Number.isNaN(this.sentAt[index]!)) {
+      this.lastBackSentAt = Math.max(this.lastBackSentAt, this.sentAt[index]!);
+    }
   }
 
   /** Messages sent and never seen back. */

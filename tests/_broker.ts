@@ -31,8 +31,9 @@ export class TestBroker implements AsyncDisposable {
     this.#channel = channel;
   }
 
-  static async open(): Promise<TestBroker> {
-    const conn = await amqp.connect(AMQP_URL, { noDelay: true });
+  /** Connects to `url` (default: the shared broker, AMQP_URL). */
+  static async open(url = AMQP_URL): Promise<TestBroker> {
+    const conn = await amqp.connect(url, { noDelay: true });
     conn.on("error", () => {});
     const channel = await conn.createConfirmChannel();
     channel.on("error", () => {});
@@ -121,9 +122,9 @@ export class TestBroker implements AsyncDisposable {
   }
 }
 
-/** Opens the test's broker connection. */
-export function openBroker(): Promise<TestBroker> {
-  return TestBroker.open();
+/** Opens the test's broker connection (to `url`, default AMQP_URL). */
+export function openBroker(url?: string): Promise<TestBroker> {
+  return TestBroker.open(url);
 }
 
 /** Closes, broker-side, every client connection whose name contains `name`; returns how many. */

@@ -29,6 +29,7 @@ Deno.test("deno check type-checks every program and script [style]", async () =>
     "tester.ts",
     "demo/demo.ts",
     "tools/echo_server.ts",
+    "tools/api_server.ts",
     "scripts/compile.ts",
     "scripts/release.ts",
     "chaos/chaos.ts",

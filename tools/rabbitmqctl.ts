@@ -1,7 +1,10 @@
-/** Runs `rabbitmqctl -q ARGS` on the local broker; throws with its stderr when it fails. */
-export async function rabbitmqctl(args: string[]): Promise<string> {
+/**
+ * Runs `rabbitmqctl -q ARGS` on the local broker (or on `node`, a private
+ * one: chaos/private_broker.ts); throws with its stderr when it fails.
+ */
+export async function rabbitmqctl(args: string[], options: { node?: string } = {}): Promise<string> {
   const out = await new Deno.Command("rabbitmqctl", {
-    args: ["-q", ...args],
+    args: ["-q", ...(options.node ? ["-n", options.node] : []), ...args],
     stdout: "piped",
     stderr: "piped",
   })
