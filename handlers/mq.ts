@@ -141,6 +141,8 @@ export class MqSession {
   #returned = new Set<string>();
   #everUp = false;
   #writable = true;
+  #blocked = false;
+  #blockedListeners = new Set<(blocked: boolean) => void>();
   #drainWaiters: (() => void)[] = [];
   #upListeners = new Set<() => void>();
   #downListeners = new Set<(cause: unknown) => void>();
@@ -169,6 +171,16 @@ export class MqSession {
   /** False after a publish filled the socket buffer, until it drains. */
   get writable(): boolean {
     return this.#writable;
+  }
+
+  /** True while the broker blocks this connection's publishes (a memory or disk alarm). */
+  get blocked(): boolean {
+    return this.#blocked;
+  }
+
+  /** Calls `fn` when the broker starts or stops blocking publishes. */
+  onBlocked(fn: (blocked: boolean) => void): void {
+    this.#blockedListeners.add(fn);
   }
 
   /** Calls `fn` after each successful (re)connection. */
@@ -368,8 +380,14 @@ export class MqSession {
     });
     conn.on("error", (err: Error) => this.#log.warn("Broker connection error", { error: explain(err) }));
     conn.on("close", (err?: Error) => this.#lost(conn, err));
-    conn.on("blocked", (reason: string) => this.#log.warn("Broker is blocking publishers", { reason }));
-    conn.on("unblocked", () => this.#log.info("Broker unblocked publishers"));
+    conn.on("blocked", (reason: string) => {
+      this.#log.warn("Broker is blocking publishers", { reason });
+      this.#setBlocked(true);
+    });
+    conn.on("unblocked", () => {
+      this.#log.info("Broker unblocked publishers");
+      this.#setBlocked(false);
+    });
     const role = opts.role ?? "both";
     try {
       await declareQueues(conn, opts.queues, opts.queueType ?? "classic");
@@ -433,10 +451,17 @@ export class MqSession {
     }
   }
 
+  #setBlocked(blocked: boolean): void {
+    if (this.#blocked === blocked) return;
+    this.#blocked = blocked;
+    this.#notify(this.#blockedListeners, blocked);
+  }
+
   #detach(): void {
     this.#conn = this.#pub = this.#sub = null;
     this.#consumingOn = -1;
     this.#wakeWriters();
+    this.#setBlocked(false); // a new connection starts unblocked; the broker says again if not
   }
 
   #wakeWriters(): void {

@@ -63,6 +63,7 @@ export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<
   }, { log, metrics, replies: publisher, forwarder: publisher });
   deps.publisher.onUp(() => publisher.onMqUp());
   deps.publisher.onDown(() => publisher.onMqDown());
+  deps.publisher.onBlocked(() => publisher.onMqBlocked());
   consumer.onDown(() => pump.onMqDown());
 
   const stopped = new Promise<void>((resolve) => {

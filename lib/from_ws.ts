@@ -40,7 +40,7 @@ import {
 /** The part of the broker session the publisher uses. */
 export type PublishTarget = Pick<
   MqSession,
-  "up" | "generation" | "writable" | "publish" | "waitWritable" | "redeclare"
+  "up" | "generation" | "writable" | "blocked" | "publish" | "waitWritable" | "redeclare"
 >;
 
 /** What to_ws needs of this direction: how far the broker has confirmed what the WebSocket sent. */
@@ -49,8 +49,13 @@ export interface ReplyWatermark {
   readonly received: number;
   /** Every message numbered up to this one is settled. */
   readonly confirmed: number;
-  /** Calls `fn` whenever `confirmed` moves on. */
-  onConfirmed(fn: () => void): void;
+  /**
+   * True while the broker blocks publishing (a memory or disk alarm): confirms will not come
+   * until it ends, and to_ws must not wait for them (see to_ws.ts, rule 3).
+   */
+  readonly stalled: boolean;
+  /** Calls `fn` whenever `confirmed` moves on or `stalled` changes. */
+  onChange(fn: () => void): void;
 }
 
 /** Where and how to publish, and how much to hold. */
@@ -170,8 +175,17 @@ export class FromWsPublisher implements ReplyWatermark {
     return this.#bytes;
   }
 
-  onConfirmed(fn: () => void): void {
+  get stalled(): boolean {
+    return this.#mq.blocked;
+  }
+
+  onChange(fn: () => void): void {
     this.#confirmListeners.push(fn);
+  }
+
+  /** The broker started or stopped blocking publishes. */
+  onMqBlocked(): void {
+    for (const fn of this.#confirmListeners) fn();
   }
 
   /** Calls `fn(true)` when reading from the WebSocket must pause, `fn(false)` when it may go on. */

@@ -11,7 +11,9 @@
  * 3. every message the WebSocket sent us up to that moment has been
  *    confirmed by the broker (the reply watermark), so a reply to this
  *    message (for a request/response API) is never lost if the bridge is
- *    killed.
+ *    killed. Waived while the broker blocks publishing (an alarm): to_ws
+ *    keeps moving then, and a SIGKILL during the alarm loses the unconfirmed
+ *    replies (the from_ws window) but not the requests' delivery.
  *
  * Otherwise the message goes back to the queue (nack + requeue) and is sent
  * again later: at-least-once, never lost. Frames wait (up to the prefetch)
@@ -108,7 +110,7 @@ export class ToWsPump {
     this.#log = deps.log;
     this.#metrics = deps.metrics;
     this.#clock = deps.clock ?? systemTimers;
-    deps.replies.onConfirmed(() => {
+    deps.replies.onChange(() => {
       if (this.#needConfirm) this.#settle();
     });
     deps.metrics.gauge(TO_WS_UNACKED, () => this.#entries.length);
@@ -272,7 +274,7 @@ export class ToWsPump {
         break;
       }
       if (e.needSeq < 0) e.needSeq = this.#replies.received;
-      if (this.#replies.confirmed < e.needSeq) {
+      if (this.#replies.confirmed < e.needSeq && !this.#replies.stalled) {
         this.#needConfirm = true;
         break;
       }

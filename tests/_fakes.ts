@@ -41,6 +41,7 @@ export class FakeTarget implements PublishTarget {
   up = true;
   generation = 1;
   writable = true;
+  blocked = false;
   redeclared = 0;
   readonly calls = new Counter<Published>();
   #drain: (() => void)[] = [];

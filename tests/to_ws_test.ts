@@ -114,6 +114,24 @@ Deno.test("ToWsPump waits until what the WebSocket sent meanwhile is confirmed b
   assert.deepEqual(source.acks.items, [{ kind: "ack", tag: 1, allUpTo: true, requeue: false }]);
 });
 
+Deno.test("ToWsPump does not wait for unconfirmed replies while the broker blocks publishing (an alarm)", async () => {
+  const { source, conn, pump, publisher, target, timers, written } = setup();
+  pump.attach(conn);
+  publisher.accept(Buffer.from("reply"), "text/plain");
+  await target.calls.reach(1, "the reply's publish");
+  source.deliver("request");
+  written();
+  timers.advance(ACK_DELAY_MS);
+  assert.equal(source.acks.items.length, 0, "held back by the unconfirmed reply");
+  target.blocked = true;
+  publisher.onMqBlocked();
+  assert.deepEqual(source.acks.items, [{ kind: "ack", tag: 1, allUpTo: true, requeue: false }]);
+  source.deliver("another");
+  written();
+  timers.advance(ACK_DELAY_MS);
+  assert.equal(source.acks.items.length, 2, "to_ws keeps moving during the alarm");
+});
+
 Deno.test("ToWsPump hands every unacknowledged message back in one nack when the connection closes", () => {
   const { source, conn, pump, metrics, timers, written } = setup();
   pump.attach(conn);
