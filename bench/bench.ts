@@ -13,7 +13,7 @@
  * All are separate processes, as in production. For each path it also reads
  * from /proc what its process cost (bench/procstat.ts): CPU seconds per
  * 10,000 messages over the throughput runs, and resident memory (VmRSS) at
- * start and after each size's runs. It prints a table and writes
+ * start, after each size's runs and after 30 s idle at the end. It prints a table and writes
  * bench/results.json and bench/results.md.
  *
  * Options: --quick (fewer messages, one repeat; writes bench/results-quick.*),
@@ -55,6 +55,8 @@ const repeats = quick ? 1 : 3;
 /** Messages per throughput run: enough for several seconds at full speed. */
 const floodCount = (size: number) => (quick ? 5_000 : size <= 1024 ? 50_000 : 12_000);
 const latencyCount = quick ? 1_000 : 3_000;
+/** Idle time after the last run before the settled RSS is read. */
+const SETTLE_MS = 30_000;
 
 const dir = await Deno.makeTempDir({ prefix: "mq2wsbridge-bench-" });
 const id = crypto.randomUUID().slice(0, 8);
@@ -99,8 +101,13 @@ try {
       });
     }
   }
+  // What stays once V8's memory reducer has collected the runs' garbage (here it acted 15 to 25 s after
+  // the last message): the RSS right after the runs still holds garbage no GC has had reason to collect.
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  const settledMemory = await memoryByPath(pids);
   const settings = overrides.map((o) => ` Bridge settings: ${o.section}.${o.key} = ${o.value}.`).join("");
-  const table = markdownTable(rows, { repeats, latencyRate: LATENCY_RATE, prefetch: PREFETCH, startMemory }) +
+  const memory = { start: startMemory, settled: settledMemory, settleSecs: SETTLE_MS / 1000 };
+  const table = markdownTable(rows, { repeats, latencyRate: LATENCY_RATE, prefetch: PREFETCH, memory }) +
     settings;
   say(`\n${table}`);
   const results = {
@@ -111,7 +118,7 @@ try {
     overrides,
     latencyRate: LATENCY_RATE,
     clockTicks: ticks,
-    startMemory,
+    memory,
     rows,
   };
   const out = new URL("./", import.meta.url).pathname;

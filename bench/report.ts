@@ -20,6 +20,13 @@ export interface Memory {
   peakKiB: number;
 }
 
+/** Each path's resident memory at start and once idle after the last run. */
+export interface MemoryNotes {
+  start: Record<Path, Memory>;
+  settled: Record<Path, Memory>;
+  settleSecs: number;
+}
+
 /** One path at one message size. */
 export interface BenchRow {
   path: Path;
@@ -54,7 +61,7 @@ export function median(values: (number | null)[]): number {
 /** The Markdown table of every row, with each bridge path's ratio to the baseline at the same size. */
 export function markdownTable(
   rows: BenchRow[],
-  context: { repeats: number; latencyRate: number; prefetch: number; startMemory: Record<Path, Memory> },
+  context: { repeats: number; latencyRate: number; prefetch: number; memory: MemoryNotes },
 ): string {
   const lines = [
     `| path | size | throughput (msg/s) | vs baseline | CPU s / 10k msgs | CPU vs baseline | RSS after MiB (peak) | ` +
@@ -91,18 +98,22 @@ export function markdownTable(
       `per 10,000 messages (each one consumed, carried and published once). ` +
       `RSS: VmRSS of that process after the size's runs (VmHWM, its peak so far, in brackets); ` +
       `the processes live through the whole bench, so the last size's is the RSS after the bench. ` +
-      `RSS at start: ${
-        (Object.entries(context.startMemory) as [Path, Memory][]).map(([path, m]) =>
-          `${path} ${mib(m.rssKiB)} MiB`
-        )
-          .join(", ")
-      }.`,
+      `RSS at start: ${rssList(context.memory.start)}; ` +
+      `after ${context.memory.settleSecs} s idle at the end (by then V8's memory reducer has usually ` +
+      `collected the runs' garbage; what is left is live memory plus freed memory the C allocator keeps): ` +
+      `${rssList(context.memory.settled)}.`,
   );
   return lines.join("\n");
 }
 
 function sizeText(bytes: number): string {
   return bytes >= 1024 && bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`;
+}
+
+function rssList(memory: Record<Path, Memory>): string {
+  return (Object.entries(memory) as [Path, Memory][]).map(([path, m]) => `${path} ${mib(m.rssKiB)} MiB`).join(
+    ", ",
+  );
 }
 
 function secs(value: number | null): string {
