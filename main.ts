@@ -12,10 +12,9 @@ import { longTimeout } from "./lib/long_timer.ts";
 import { runBridge } from "./lib/bridge.ts";
 import { MetricsRegistry } from "./lib/metrics.ts";
 import { Redactor } from "./lib/secret.ts";
-import { AwsPermissionError } from "./lib/aws.ts";
+import { AwsPermissionError } from "./lib/aws_errors.ts";
 import { VERSION } from "./lib/version.ts";
 import { imdsOptionsFromEnv as imds, readIniFile } from "./handlers/config.ts";
-import { openCloudWatchLogs } from "./handlers/cloudwatch_logs.ts";
 import { imdsInstanceId, imdsRegion } from "./handlers/imds.ts";
 import {
   consoleSink,
@@ -25,12 +24,15 @@ import {
   type Logger,
   type LogSink,
 } from "./handlers/logging.ts";
-import { type MetricsPublisher, startMetricsPublisher } from "./handlers/metrics.ts";
+import type { MetricsPublisher } from "./handlers/metrics.ts";
 import { bridgeSessions, MqAccessError, MqGaveUpError, MqSetupError } from "./handlers/mq.ts";
 import { proxyEnvFrom } from "./lib/http_proxy.ts";
-import { readSsmConfig, resolveRegion } from "./handlers/ssm.ts";
-import { migrateToSsm } from "./handlers/ssm_migrate.ts";
 import { WsClient, WsGaveUpError } from "./handlers/ws.ts";
+
+// The AWS handlers (Parameter Store, CloudWatch Logs and metrics) are imported only when -s, -l, -m
+// or -M asks for them: the AWS SDK they load costs about 19 MiB of resident memory otherwise
+// unused. Literal specifiers keep them in the graph `deno compile` embeds.
+const ssm = () => import("./handlers/ssm.ts");
 
 /**
  * Exit statuses (sysexits.h where one fits). NOPERM: credentials or a
@@ -163,6 +165,7 @@ async function loadConfig(cli: BridgeCli, log: Logger, redactor: Redactor): Prom
   let raw: RawConfig;
   let warnings: string[];
   if (cli.ssm) {
+    const { readSsmConfig, resolveRegion } = await ssm();
     const { region, from } = await resolveRegion({
       explicit: cli.ssmRegion,
       instanceRegion: () => imdsRegion(imds()),
@@ -187,6 +190,8 @@ async function migrate(cli: BridgeCli, log: Logger, redactor: Redactor): Promise
   registerConfigSecrets(raw, redactor);
   for (const warning of warnings) log.warn(warning);
   parseConfig(raw, { ws: !cli.websocketStub, logs: cli.cloudwatchLogs, metrics: cli.cloudwatchMetrics });
+  const { resolveRegion } = await ssm();
+  const { migrateToSsm } = await import("./handlers/ssm_migrate.ts");
   const { region } = await resolveRegion({
     explicit: cli.ssmRegion,
     instanceRegion: () => imdsRegion(imds()),
@@ -204,9 +209,10 @@ async function migrate(cli: BridgeCli, log: Logger, redactor: Redactor): Promise
   return EXIT.OK;
 }
 
-function openLogs(config: BridgeConfig) {
+async function openLogs(config: BridgeConfig) {
+  const { openCloudWatchLogs } = await import("./handlers/cloudwatch_logs.ts");
   const cw = config.cloudwatch;
-  return openCloudWatchLogs({
+  return await openCloudWatchLogs({
     region: cw.region!,
     logGroup: cw.logGroup!,
     logStream: cw.logStream!,
@@ -214,13 +220,14 @@ function openLogs(config: BridgeConfig) {
   });
 }
 
-function openMetrics(
+async function openMetrics(
   config: BridgeConfig,
   registry: MetricsRegistry,
   log: Logger,
 ): Promise<MetricsPublisher> {
+  const { startMetricsPublisher } = await import("./handlers/metrics.ts");
   const cw = config.cloudwatch;
-  return startMetricsPublisher({
+  return await startMetricsPublisher({
     region: cw.region!,
     namespace: cw.metricsNamespace!,
     resolutionSecs: cw.metricsResolutionSecs,

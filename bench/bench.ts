@@ -10,8 +10,11 @@
  * each for 100 B and 16 KiB messages, as throughput (bridgetester at full
  * speed, `-d 0`; median of interleaved repeats) and latency (bridgetester at
  * a fixed moderate rate; the run with the median p99 of interleaved repeats).
- * All are separate processes, as in production. It
- * prints a table and writes bench/results.json and bench/results.md.
+ * All are separate processes, as in production. For each path it also reads
+ * from /proc what its process cost (bench/procstat.ts): CPU seconds per
+ * 10,000 messages over the throughput runs, and resident memory (VmRSS) at
+ * start, after each size's runs and after 30 s idle at the end. It prints a table and writes
+ * bench/results.json and bench/results.md.
  *
  * Options: --quick (fewer messages, one repeat; writes bench/results-quick.*),
  * --sizes 100,16384, and for tuning --prefetch N (every path; default 2000,
@@ -22,14 +25,14 @@
 import { parseArgs } from "node:util";
 import { denoScript, type Program } from "../tools/program.ts";
 import { permissionsOf } from "../scripts/programs.ts";
-import { type BenchRow, markdownTable, median, type Run } from "./report.ts";
+import { type BenchRow, markdownTable, median, type Memory, type Path, type Run } from "./report.ts";
+import { clockTicks, CpuMeter, memoryOf } from "./procstat.ts";
 
 const AMQP_URL = Deno.env.get("AMQP_URL") ?? "amqp://guest:guest@127.0.0.1:5672";
 const TTL_MS = 300_000;
 const LATENCY_RATE = 500; // messages per second: moderate, below what every path sustains
 const BRIDGE = permissionsOf("mq2wsbridge");
 const TESTER = permissionsOf("bridgetester");
-type Path = "baseline" | "stub" | "echo" | "echoDirect";
 const PATHS: Path[] = ["baseline", "stub", "echo", "echoDirect"];
 
 const { values } = parseArgs({
@@ -52,18 +55,30 @@ const repeats = quick ? 1 : 3;
 /** Messages per throughput run: enough for several seconds at full speed. */
 const floodCount = (size: number) => (quick ? 5_000 : size <= 1024 ? 50_000 : 12_000);
 const latencyCount = quick ? 1_000 : 3_000;
+/** Idle time after the last run before the settled RSS is read. */
+const SETTLE_MS = 30_000;
 
 const dir = await Deno.makeTempDir({ prefix: "mq2wsbridge-bench-" });
 const id = crypto.randomUUID().slice(0, 8);
 const running: Program[] = [];
 const queues: string[] = [];
 try {
-  const inis = await startPaths();
+  const { inis, pids } = await startPaths();
+  const ticks = await clockTicks();
+  const startMemory = await memoryByPath(pids);
   const rows: BenchRow[] = [];
   for (const size of sizes) {
     const floods = runsByPath();
+    // CPU of each path's own process over its throughput runs (the others are idle meanwhile).
+    const cpu = Object.fromEntries(PATHS.map((p) => [p, new CpuMeter(pids[p], ticks)])) as Record<
+      Path,
+      CpuMeter
+    >;
     for (let r = 0; r < repeats; r++) {
-      for (const path of PATHS) floods[path].push(await tester(inis[path], size, floodCount(size), 0));
+      for (const path of PATHS) {
+        const run = () => tester(inis[path], size, floodCount(size), 0);
+        floods[path].push(await cpu[path].measure(run, (result) => result.sent));
+      }
     }
     // Latency, interleaved and repeated too: one run's p99 swings with what the broker's disk is doing.
     const paced = runsByPath();
@@ -72,19 +87,28 @@ try {
         paced[path].push(await tester(inis[path], size, latencyCount, 1 / LATENCY_RATE));
       }
     }
+    const after = await memoryByPath(pids);
     for (const path of PATHS) {
       rows.push({
         path,
         size,
         throughput: median(floods[path].map((f) => f.throughput)),
         latency: medianByP99(paced[path]),
+        cpuSecsPer10k: cpu[path].secsPer10k,
+        memoryAfter: after[path],
         floods: floods[path],
         paced: paced[path],
       });
     }
   }
+  // What stays once V8's memory reducer has collected the runs' garbage (here it acted 15 to 25 s after
+  // the last message): the RSS right after the runs still holds garbage no GC has had reason to collect.
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  const settledMemory = await memoryByPath(pids);
   const settings = overrides.map((o) => ` Bridge settings: ${o.section}.${o.key} = ${o.value}.`).join("");
-  const table = markdownTable(rows, { repeats, latencyRate: LATENCY_RATE, prefetch: PREFETCH }) + settings;
+  const memory = { start: startMemory, settled: settledMemory, settleSecs: SETTLE_MS / 1000 };
+  const table = markdownTable(rows, { repeats, latencyRate: LATENCY_RATE, prefetch: PREFETCH, memory }) +
+    settings;
   say(`\n${table}`);
   const results = {
     date: new Date().toISOString(),
@@ -93,6 +117,8 @@ try {
     prefetch: PREFETCH,
     overrides,
     latencyRate: LATENCY_RATE,
+    clockTicks: ticks,
+    memory,
     rows,
   };
   const out = new URL("./", import.meta.url).pathname;
@@ -114,9 +140,10 @@ try {
   await Deno.remove(dir, { recursive: true });
 }
 
-/** Starts the three paths, each on its own queue pair; returns the INI file bridgetester uses for each. */
-async function startPaths(): Promise<Record<Path, string>> {
+/** Starts the paths, each on its own queue pair; returns the INI file bridgetester uses and the pid of each. */
+async function startPaths(): Promise<{ inis: Record<Path, string>; pids: Record<Path, number> }> {
   const inis = {} as Record<Path, string>;
+  const pids = {} as Record<Path, number>;
   const echo = start(denoScript("tools/echo_server.ts", ["--allow-net"], ["--port", "0"]));
   const port = Number((await echo.waitForLine(/^listening on \d+/)).split(" ").at(-1));
   for (const path of PATHS) {
@@ -127,15 +154,27 @@ async function startPaths(): Promise<Record<Path, string>> {
     const noDelay = path !== "echoDirect"; // the same bridge, connecting directly (Nagle on)
     await Deno.writeTextFile(ini, iniText(toWs, fromWs, `ws://127.0.0.1:${port}`, noDelay), { mode: 0o600 });
     inis[path] = ini;
-    if (path === "baseline") {
-      const args = [AMQP_URL, toWs, fromWs, String(PREFETCH), String(TTL_MS)];
-      await start(denoScript("bench/forwarder.ts", ["--allow-net"], args)).waitForLine(/^forwarding/);
-    } else {
-      const args = ["-c", ini, "-v", ...(path === "stub" ? ["-X"] : [])];
-      await start(denoScript("main.ts", BRIDGE, args)).waitForLine(/Bridging/);
-    }
+    // The deno process itself (no wrapper in between), so its pid is the one /proc is read for.
+    const program = path === "baseline"
+      ? start(
+        denoScript("bench/forwarder.ts", ["--allow-net"], [
+          AMQP_URL,
+          toWs,
+          fromWs,
+          `${PREFETCH}`,
+          `${TTL_MS}`,
+        ]),
+      )
+      : start(denoScript("main.ts", BRIDGE, ["-c", ini, "-v", ...(path === "stub" ? ["-X"] : [])]));
+    await program.waitForLine(path === "baseline" ? /^forwarding/ : /Bridging/);
+    pids[path] = program.pid;
   }
-  return inis;
+  return { inis, pids };
+}
+
+async function memoryByPath(pids: Record<Path, number>): Promise<Record<Path, Memory>> {
+  const entries = await Promise.all(PATHS.map(async (path) => [path, await memoryOf(pids[path])] as const));
+  return Object.fromEntries(entries) as Record<Path, Memory>;
 }
 
 /** One bridgetester run; `delaySecs` 0 floods, otherwise a fixed rate. */

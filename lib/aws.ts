@@ -14,6 +14,9 @@
  */
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { FetchRequestHandler } from "./aws_fetch.ts";
+import { AwsPermissionError } from "./aws_errors.ts";
+
+export { AwsPermissionError };
 
 /** Where and how patiently to call an AWS service. */
 export interface AwsOptions {
@@ -129,22 +132,6 @@ export function awsFailure(err: unknown): AwsFailure {
   if (status !== undefined && status >= 500) return "server";
   if (status === undefined) return "network";
   return "request";
-}
-
-/**
- * An AWS call refused for lack of permission (`permission`, e.g.
- * `ssm:GetParametersByPath`), or with credentials AWS does not accept.
- * Restarting cannot fix it: main.ts exits 77 (EX_NOPERM) on it.
- */
-export class AwsPermissionError extends Error {
-  override name = "AwsPermissionError";
-  /** The IAM action to check, e.g. `ssm:GetParametersByPath`. */
-  readonly permission: string;
-
-  constructor(message: string, permission: string, options?: ErrorOptions) {
-    super(message, options);
-    this.permission = permission;
-  }
 }
 
 /** True for the failures restarting cannot fix: denied by IAM, or credentials refused. */
