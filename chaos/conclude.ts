@@ -6,7 +6,7 @@
  * lost, duplicates and time to recover.
  */
 import { openBroker } from "../tests/_broker.ts";
-import { directionResult, fromWsOfApi, recoveryOf, toWsAtApi } from "./directions.ts";
+import { directionResult, eachMessageOnce, fromWsOfApi, recoveryOf, toWsAtApi } from "./directions.ts";
 import type { Run } from "./harness.ts";
 import type { Load } from "./load.ts";
 import type { Tally } from "./tally.ts";
@@ -48,9 +48,11 @@ export async function conclude(run: Run, started: number, error: string | null):
     };
   });
   const rows = directions.map((d) => d.row);
+  const once = eachMessageOnce(rows);
   const sum = (key: "requested" | "sent" | "received" | "lost" | "duplicates") =>
-    rows.reduce((n, d) => n + d[key], 0);
+    once.reduce((n, d) => n + d[key], 0);
   const recover = faults.map((f) => f.recoverMs);
+  const warnings = run.everyBridge.flatMap((b) => b.lines.filter((l) => / WARN /.test(l)));
   const result: ScenarioResult = {
     id: scenario.id,
     title: scenario.title,
@@ -64,15 +66,12 @@ export async function conclude(run: Run, started: number, error: string | null):
     duplicates: sum("duplicates"),
     recoverMs: recover.includes(null) ? null : Math.max(0, ...(recover as number[])),
     leftInToWs: await broker.ready(run.toWs).catch(() => -1),
-    missing: rows.find((d) => d.lost > 0)?.missing ?? [],
+    missing: once.find((d) => d.lost > 0)?.missing ?? [],
     checks: run.checks,
     notes: {
       ...run.notes,
-      bridgeWarnings: run.everyBridge.reduce((n, b) => n + b.lines.filter((l) => / WARN /.test(l)).length, 0),
-      firstBridgeWarnings: run.everyBridge.flatMap((b) => b.lines.filter((l) => / WARN /.test(l))).slice(
-        0,
-        8,
-      ),
+      bridgeWarnings: warnings.length,
+      firstBridgeWarnings: warnings.slice(0, 8),
       foreign: rows.reduce((n, d) => n + d.foreign, 0),
       republishedByLoad: load?.republished ?? 0,
     },

@@ -53,6 +53,16 @@ export function fromWsOfApi(received: Tally, sentReports: ApiSent[]): Tally {
   return tally;
 }
 
+/**
+ * The rows that count each message once, for totals: a to_ws message by its
+ * round trip where the endpoint echoes (lost at the API is lost there too),
+ * else by the API's count; the API's own messages by from_ws.
+ */
+export function eachMessageOnce(rows: DirectionResult[]): DirectionResult[] {
+  const echoed = rows.some((d) => d.name === "round_trip");
+  return rows.filter((d) => d.name !== "to_ws" || !echoed);
+}
+
 /** Milliseconds from a fault (or its repair) to its recovery on `tally`; null if it never did. */
 export function recoveryOf(tally: Tally, fault: Fault): number | null {
   const from = fault.repairedAt ?? fault.at;

@@ -6,8 +6,10 @@
  * own (the system rabbitmq.conf pins the listener to 5672; the system
  * rabbitmq-env.conf names the node, so an empty one is given instead).
  *
- * Start: `rabbitmq-server -detached`, then `rabbitmqctl wait PIDFILE`
- * (about 3.5 s here on a quiet machine). Two runs choose random ports; when
+ * Start: `rabbitmq-server -detached`, then `rabbitmqctl wait PIDFILE`:
+ * measured here 3.5 to 4.5 s on a quiet machine, 5 to 10 s while other
+ * tests load its two cores (stop at dispose: about 1 s more; stop_app
+ * 0.9 s, start_app 1.2 to 2.5 s). Two runs choose random ports; when
  * the node cannot start (a port taken), it is cleaned up and started again
  * on others. Dispose stops the node (`rabbitmqctl stop`, else SIGKILL of its
  * pid) and removes the directory, whatever happened before.

@@ -4,6 +4,7 @@
  * (`bench/chaos.json`, `bench/chaos.md`). Pure formatting, plus one
  * function that writes files.
  */
+import { eachMessageOnce } from "./directions.ts";
 import type { DirectionResult, ScenarioResult, ScenarioSize } from "./harness.ts";
 
 const COLUMNS = [
@@ -31,13 +32,14 @@ export function headerLine(): string {
 export function resultLines(r: ScenarioResult): string[] {
   const lines = rowsOf(r).map((cells) => cells.map((c, i) => pad(c, WIDTHS[i]!, NUMERIC(i))).join(" "));
   for (const detail of details(r)) lines.push(`    ${detail}`);
+  lines.push(`    (${r.seconds} s)`);
   return lines;
 }
 
 /** "PASS: ..." or "FAIL: ..." for the whole run. */
 export function verdictLine(results: ScenarioResult[]): string {
   const failed = results.filter((r) => !r.ok);
-  const all = results.flatMap((r) => r.directions);
+  const all = results.flatMap((r) => eachMessageOnce(r.directions));
   const lost = all.filter((d) => !d.expectsLoss).reduce((n, d) => n + d.lost, 0);
   const caveat = all.filter((d) => d.expectsLoss).reduce((n, d) => n + d.lost, 0);
   const dups = results.reduce((n, r) => n + r.duplicates, 0);
@@ -145,10 +147,12 @@ function details(r: ScenarioResult): string[] {
 
 /** An error as one line: a bridge's whole output (which start-up errors carry) is in the JSON. */
 function shorten(error: string): string {
+  const cut = (text: string, n: number) => text.length > n ? `${text.slice(0, n)}...` : text;
   const lines = error.split("\n");
-  const last = lines.length > 1 ? ` ... ${lines.findLast((l) => / ERROR /.test(l)) ?? lines.at(-1)}` : "";
-  const text = lines[0] + last;
-  return text.length > 600 ? `${text.slice(0, 600)}...` : text;
+  if (lines.length === 1) return cut(error, 600);
+  return `${cut(lines[0]!, 100)} [...] ${
+    cut(lines.findLast((l) => / ERROR /.test(l)) ?? lines.at(-1)!, 500)
+  }`;
 }
 
 function pad(text: string, width: number, right: boolean): string {

@@ -119,7 +119,7 @@ export interface ScenarioResult {
     recoverMs: number | null;
     byDirection?: Partial<Record<DirectionName, number | null>>;
   }[];
-  /** Per direction; the totals below add them up. */
+  /** Per direction; the totals below count each message once (directions.ts eachMessageOnce). */
   directions: DirectionResult[];
   /** Messages the load (and the API) were to send. */
   requested: number;
