@@ -14,6 +14,7 @@ import { denoScript } from "../tools/program.ts";
 import { RelayDir } from "../lib/ws_relay.ts";
 
 const SIZES = [100, 16_384];
+const DECODER = new TextDecoder();
 type Path = "relay" | "relayNagle" | "direct";
 const LABEL: Record<Path, string> = {
   relay: "relay (ws_no_delay = true)",
@@ -35,7 +36,9 @@ class Hop implements AsyncDisposable {
     this.#ws = ws;
     this.#relay = relay;
     ws.onmessage = (event) => {
-      const id = Number(String(event.data).slice(0, 10));
+      // Through the relay every message arrives as bytes (lib/ws_frames.ts); directly, as text.
+      const data = typeof event.data === "string" ? event.data : DECODER.decode(event.data);
+      const id = Number(data.slice(0, 10));
       this.#onBack?.(id, performance.now() - this.#sentAt.get(id)!);
       this.#sentAt.delete(id);
     };
@@ -47,6 +50,7 @@ class Hop implements AsyncDisposable {
     const route = relay?.link(url, options, { onWritten() {}, onDead() {} }).route(url);
     // deno-lint-ignore no-explicit-any
     const ws = route ? new WebSocket(route.url, route.options as any) : new WebSocket(url);
+    ws.binaryType = "arraybuffer";
     await new Promise((resolve, reject) => {
       ws.onopen = resolve;
       ws.onerror = () => reject(new Error(`cannot open ${url}`));

@@ -18,7 +18,7 @@
  * that is gone does nothing (the broker has already requeued it).
  */
 import amqp from "amqplib";
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import { Buffer } from "node:buffer";
 import { delay, within } from "../lib/async.ts";
 import type { Secret } from "../lib/secret.ts";
@@ -203,34 +203,52 @@ export class MqSession {
 
   /** Publishes to `queue` through the default exchange; resolves when the broker confirms. */
   publish(queue: string, body: Buffer, props: PublishProps): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.publishConfirmed(queue, body, props, (err) => err ? reject(err) : resolve())
+    );
+  }
+
+  /**
+   * The same without a promise (the bridge's hot path): `onConfirm(null)` once the broker
+   * confirms, `onConfirm(error)` otherwise; always called later, never from inside this call.
+   */
+  publishConfirmed(
+    queue: string,
+    body: Buffer,
+    props: PublishProps,
+    onConfirm: (err: Error | null) => void,
+  ): void {
     const channel = this.#pub;
     if (!channel) {
-      return Promise.reject(new MqUnavailableError("Cannot publish: the broker connection is down"));
+      queueMicrotask(() =>
+        onConfirm(new MqUnavailableError("Cannot publish: the broker connection is down"))
+      );
+      return;
     }
-    return new Promise((resolve, reject) => {
-      const onConfirm = (err: unknown) => {
-        if (props.messageId !== undefined && this.#returned.delete(props.messageId)) {
-          reject(
+    const options: Options.Publish = { contentType: props.contentType, persistent: true };
+    if (props.expirationMs !== undefined) options.expiration = String(props.expirationMs);
+    const id = props.messageId;
+    if (id !== undefined) {
+      options.messageId = id;
+      options.mandatory = true;
+    }
+    try {
+      const ok = channel.publish("", queue, body, options, (err: unknown) => {
+        if (id !== undefined && this.#returned.size > 0 && this.#returned.delete(id)) {
+          onConfirm(
             new MqReturnedError(`The broker could not route the message to queue "${queue}" (deleted?)`),
           );
         } else if (err) {
-          reject(new MqUnavailableError("The broker did not confirm the message", { cause: err }));
+          onConfirm(new MqUnavailableError("The broker did not confirm the message", { cause: err }));
         } else {
-          resolve();
+          onConfirm(null);
         }
-      };
-      try {
-        const ok = channel.publish("", queue, body, {
-          contentType: props.contentType,
-          persistent: true,
-          ...(props.expirationMs !== undefined ? { expiration: String(props.expirationMs) } : {}),
-          ...(props.messageId !== undefined ? { messageId: props.messageId, mandatory: true } : {}),
-        }, onConfirm);
-        if (!ok) this.#writable = false;
-      } catch (err) {
-        reject(new MqUnavailableError("Cannot publish: the channel is closed", { cause: err }));
-      }
-    });
+      });
+      if (!ok) this.#writable = false;
+    } catch (err) {
+      const error = new MqUnavailableError("Cannot publish: the channel is closed", { cause: err });
+      queueMicrotask(() => onConfirm(error));
+    }
   }
 
   /** Resolves when publishing may continue (buffer drained, or the connection changed). */

@@ -35,8 +35,8 @@ export interface WsConnection {
   readonly sentBytes: number;
   /** Payload bytes of those now written to the API's TCP socket (see WsHandlers.onWritten). */
   readonly writtenBytes: number;
-  /** Sends a text (string) or binary frame; `byteLength` is the payload size in bytes. */
-  send(data: string | Uint8Array, byteLength: number): boolean;
+  /** Sends `payload` as a text frame (it must be valid UTF-8) or a binary one. */
+  send(payload: Uint8Array, text: boolean): boolean;
 }
 
 /** How a connection ended. */
@@ -50,7 +50,8 @@ export interface WsCloseInfo {
 /** What the client tells its owner. */
 export interface WsHandlers {
   onOpen(conn: WsConnection): void;
-  onMessage(data: string | Uint8Array, conn: WsConnection): void;
+  /** A message; `text` when it came as a text frame (its bytes are not checked for UTF-8 here). */
+  onMessage(data: Uint8Array, text: boolean, conn: WsConnection): void;
   /** More of what was sent on `conn` is written out (`conn.writtenBytes` grew). */
   onWritten(conn: WsConnection): void;
   onClose(conn: WsConnection, info: WsCloseInfo): void;
@@ -66,6 +67,8 @@ const MAX_BACKOFF_MS = 10_000;
 const CLOSE_WAIT_MS = 2_000;
 /** How long a connection given up as dead may still deliver what the API sends. */
 const DEAD_LINGER_MS = 60_000;
+
+const ENCODER = new TextEncoder();
 
 type Outcome = { opened: false; why: string } | { opened: true; why: string; lifetimeMs: number };
 
@@ -307,8 +310,11 @@ export class WsClient {
     socket.onmessage = (event: MessageEvent) => {
       // Still delivered while closing or lingering: the API may send until it answers our close.
       if (!conn || !receiving) return;
-      const data = typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer);
-      this.#handlers.onMessage(data, conn);
+      // The relay hands every message over as binary and says which were text (lib/ws_frames.ts).
+      if (typeof event.data === "string") {
+        return this.#handlers.onMessage(ENCODER.encode(event.data), true, conn);
+      }
+      this.#handlers.onMessage(new Uint8Array(event.data as ArrayBuffer), link.takeIncoming(), conn);
     };
     socket.onerror = (event: Event) => {
       error ||= (event as ErrorEvent).message || "error";
@@ -351,10 +357,11 @@ class Connection implements WsConnection {
     return this.#link.writtenBytes;
   }
 
-  send(data: string | Uint8Array, byteLength: number): boolean {
+  send(payload: Uint8Array, text: boolean): boolean {
     if (!this.isOpen) return false;
-    this.#socket.send(data as string | Uint8Array<ArrayBuffer>);
-    this.#sent += byteLength;
+    this.#link.markOutgoing(text);
+    this.#socket.send(payload as Uint8Array<ArrayBuffer>);
+    this.#sent += payload.length;
     return true;
   }
 

@@ -17,11 +17,13 @@ import type { BridgeConfig } from "./config.ts";
 import type { MqSession } from "../handlers/mq.ts";
 import type { WsClient, WsHandlers } from "../handlers/ws.ts";
 import type { Logger } from "../handlers/logging.ts";
-import { Buffer } from "node:buffer";
+import { Buffer, isUtf8 } from "node:buffer";
 import { within } from "./async.ts";
 import { FromWsPublisher } from "./from_ws.ts";
 import type { Metrics } from "./metrics.ts";
 import { ToWsPump } from "./to_ws.ts";
+import { EventSummary } from "./event_summary.ts";
+import { systemTimers } from "./timers.ts";
 
 /** Everything the bridge runs with; built by main.ts (or a test). */
 export interface BridgeDeps {
@@ -71,6 +73,20 @@ export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<
     signal.addEventListener("abort", () => resolve(), { once: true });
   });
   const sessions = [consumer, deps.publisher];
+  const badText = new EventSummary<{ bytes: number }>(
+    ({ bytes }, count, spanMs) => {
+      log.warn(
+        "The WebSocket API sent text frames that are not valid UTF-8; published as application/octet-stream",
+        {
+          count,
+          ...(spanMs > 0 ? { in_last_secs: Math.round(spanMs / 1000) } : {}),
+          bytes,
+        },
+      );
+    },
+    10_000,
+    systemTimers,
+  );
   let ws: WsClient | null = null;
   try {
     await untilStopped(Promise.all(sessions.map((s) => s.start())).then(() => {}), stopped);
@@ -80,12 +96,12 @@ export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<
         onOpen: (conn) => pump.attach(conn),
         onClose: (conn) => pump.detach(conn),
         onWritten: (conn) => pump.onWritten(conn),
-        onMessage: (data) => {
-          const text = typeof data === "string";
-          const body = text
-            ? Buffer.from(data, "utf8")
-            : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-          publisher.accept(body, text ? "text/plain" : "application/octet-stream");
+        onMessage: (data, text) => {
+          const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+          // A text frame that is not UTF-8 (which the API should never send) is bridged as bytes.
+          const broken = text && !isUtf8(body);
+          if (broken) badText.note({ bytes: body.length });
+          publisher.accept(body, text && !broken ? "text/plain" : BINARY);
         },
       });
       publisher.onPressure((paused) => {
@@ -109,12 +125,15 @@ export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<
     });
     await Promise.race([stopped, ...sessions.map((s) => s.closed), ws?.closed ?? stopped]);
   } finally {
+    badText.flush();
     await shutdown(
       { consumer, publishing: deps.publisher, ws, pump, publisher, log },
       deps.shutdownMs ?? DEFAULT_SHUTDOWN_MS,
     );
   }
 }
+
+const BINARY = "application/octet-stream";
 
 /** Waits for `start`, or returns early if the bridge is stopped first. */
 async function untilStopped(start: Promise<void>, stopped: Promise<void>): Promise<void> {

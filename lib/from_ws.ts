@@ -26,6 +26,7 @@ import { errorText, type Logger } from "../handlers/logging.ts";
 import { systemTimers, type TimerHandle, type Timers } from "./timers.ts";
 import { EventSummary } from "./event_summary.ts";
 import { bodyPreview } from "./body_preview.ts";
+import { Queue } from "./queue.ts";
 import {
   FROM_WS_BUFFERED,
   FROM_WS_BUFFERED_BYTES,
@@ -40,7 +41,7 @@ import {
 /** The part of the broker session the publisher uses. */
 export type PublishTarget = Pick<
   MqSession,
-  "up" | "generation" | "writable" | "blocked" | "publish" | "waitWritable" | "redeclare"
+  "up" | "generation" | "writable" | "blocked" | "publishConfirmed" | "waitWritable" | "redeclare"
 >;
 
 /** What to_ws needs of this direction: how far the broker has confirmed what the WebSocket sent. */
@@ -101,7 +102,8 @@ export class FromWsPublisher implements ReplyWatermark {
   readonly #metrics: Metrics;
   readonly #log: Logger;
   readonly #clock: Timers;
-  readonly #items = new Map<number, Item>();
+  /** Every message not yet settled, or settled behind one that is not: seq `confirmed + 1 + i` at `i`. */
+  readonly #items = new Queue<Item>();
   #last = 0; // highest seq assigned
   #confirmed = 0; // every seq <= this is done
   #next = 1; // lowest seq that may still need publishing
@@ -234,7 +236,7 @@ export class FromWsPublisher implements ReplyWatermark {
 
   /** The connection is gone: unconfirmed messages wait again (forwards are handed back). */
   onMqDown(): void {
-    for (const item of this.#items.values()) {
+    for (let i = 0, item; (item = this.#items.at(i)); i++) {
       if (item.state === "done") continue;
       // A forward's delivery died with the connection; the broker redelivers it.
       if (item.onSettled) this.#finish(item, false);
@@ -254,7 +256,15 @@ export class FromWsPublisher implements ReplyWatermark {
 
   #add(fields: Pick<Item, "body" | "contentType" | "onSettled">): void {
     const seq = ++this.#last;
-    this.#items.set(seq, { seq, state: "waiting", generation: 0, ...fields });
+    const item: Item = {
+      seq,
+      body: fields.body,
+      contentType: fields.contentType,
+      state: "waiting",
+      generation: 0,
+    };
+    if (fields.onSettled) item.onSettled = fields.onSettled;
+    this.#items.push(item);
     this.#bytes += fields.body.length;
     if (!this.#pressure && (this.buffered >= this.#opts.limit || this.#bytes >= this.#opts.limitBytes)) {
       this.#pressure = true;
@@ -271,7 +281,7 @@ export class FromWsPublisher implements ReplyWatermark {
       const mq = this.#mq;
       if (this.#pausedUntil > 0 && this.#clock.now() < this.#pausedUntil) return this.#retryLater();
       while (mq.up && mq.writable && this.#inflight < this.#opts.window && this.#next <= this.#last) {
-        const item = this.#items.get(this.#next++);
+        const item = this.#items.at(this.#next++ - this.#confirmed - 1);
         if (item?.state === "waiting") this.#publish(item);
       }
       if (mq.up && !mq.writable && !this.#waitingDrain) {
@@ -291,14 +301,11 @@ export class FromWsPublisher implements ReplyWatermark {
     item.state = "inflight";
     item.generation = generation;
     this.#inflight++;
-    this.#mq.publish(this.#opts.queue, item.body, {
+    this.#mq.publishConfirmed(this.#opts.queue, item.body, {
       contentType: item.contentType,
       expirationMs: this.#opts.ttlMs,
       messageId: this.#opts.idPrefix + item.seq,
-    }).then(
-      () => this.#settle(item, generation, null),
-      (err: unknown) => this.#settle(item, generation, err),
-    );
+    }, (err) => this.#settle(item, generation, err));
   }
 
   #settle(item: Item, generation: number, err: unknown): void {
@@ -336,10 +343,10 @@ export class FromWsPublisher implements ReplyWatermark {
 
   #advance(): void {
     const before = this.#confirmed;
-    for (let item = this.#items.get(this.#confirmed + 1); item?.state === "done";) {
-      this.#items.delete(++this.#confirmed);
+    for (let item = this.#items.at(0); item?.state === "done"; item = this.#items.at(0)) {
+      this.#items.shift();
+      this.#confirmed++;
       this.#bytes -= item.body.length;
-      item = this.#items.get(this.#confirmed + 1);
     }
     if (this.#next <= this.#confirmed) this.#next = this.#confirmed + 1;
     if (this.#confirmed === before) return;

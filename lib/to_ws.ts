@@ -23,7 +23,7 @@
  * In stub mode (-X) each message is published to the from_ws queue instead
  * and acknowledged once the broker confirms it.
  */
-import { Buffer } from "node:buffer";
+import { type Buffer, isUtf8 } from "node:buffer";
 import type { MqAckHandle, MqDelivery, MqSession } from "../handlers/mq.ts";
 import type { WsConnection } from "../handlers/ws.ts";
 import type { Logger } from "../handlers/logging.ts";
@@ -77,7 +77,6 @@ interface Entry {
   needSeq: number;
 }
 
-const TEXT = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 /** Acknowledgements due within this much of each other go out together (fewer timers, fewer frames). */
 const ACK_BATCH_MS = 5;
 
@@ -219,12 +218,12 @@ export class ToWsPump {
 
   #send(entry: Entry, conn: WsConnection): boolean {
     const { body, contentType } = entry.delivery!;
-    const frame = asFrame(body, contentType);
-    if (!conn.send(frame, body.length)) return false;
+    const text = isText(body, contentType);
+    if (!conn.send(body, text)) return false;
     entry.end = conn.sentBytes;
     entry.state = "sent";
     entry.delivery = null;
-    if (this.#log.debugEnabled) this.#debug("Sent to WebSocket", entry, body, typeof frame === "string");
+    if (this.#log.debugEnabled) this.#debug("Sent to WebSocket", entry, body, text);
     return true;
   }
 
@@ -232,7 +231,7 @@ export class ToWsPump {
     const { body, contentType } = entry.delivery!;
     entry.state = "sent";
     entry.delivery = null;
-    const text = typeof asFrame(body, contentType) === "string";
+    const text = isText(body, contentType);
     if (this.#log.debugEnabled) this.#debug("Forwarded to the from_ws queue (stub mode)", entry, body, text);
     this.#forwarder!.forward(body, text ? "text/plain" : "application/octet-stream", (ok) => {
       entry.state = ok ? "ok" : "failed";
@@ -334,15 +333,9 @@ export class ToWsPump {
 }
 
 /**
- * A text frame when the body is valid UTF-8, unless the content type says
- * binary (application/octet-stream); otherwise the raw bytes.
+ * Whether a body goes out as a text frame: when it is valid UTF-8, unless the
+ * content type says binary (application/octet-stream); otherwise as bytes.
  */
-export function asFrame(body: Buffer, contentType: string | undefined): string | Uint8Array {
-  const bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-  if (contentType === "application/octet-stream") return bytes;
-  try {
-    return TEXT.decode(bytes);
-  } catch {
-    return bytes;
-  }
+export function isText(body: Uint8Array, contentType: string | undefined): boolean {
+  return contentType !== "application/octet-stream" && isUtf8(body);
 }

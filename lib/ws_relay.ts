@@ -11,6 +11,8 @@
  * - pause reading from the API (backpressure: the API's sends block in TCP);
  * - say how many payload bytes of data frames are written to the TCP socket
  *   (`onWritten`), the only point after which a frame counts as sent;
+ * - carry every message as bytes to and from Deno's client, putting the text
+ *   or binary opcode right on the wire (lib/ws_frames.ts says why);
  * - put its own ping frames between the client's frames, and judge the
  *   connection by both directions of the socket (lib/ws_liveness.ts);
  * - go through an HTTP proxy with CONNECT (lib/http_proxy.ts);
@@ -24,7 +26,8 @@
  *
  * The URL (with its token) only ever crosses the private socket.
  */
-import { ClientFrameScanner, clientPingFrame } from "./ws_frames.ts";
+import { clientPingFrame, FrameScanner, OP_BINARY, OP_TEXT, setOpcode } from "./ws_frames.ts";
+import { Queue } from "./queue.ts";
 import { judgeLiveness } from "./ws_liveness.ts";
 import { connectThroughProxy, type ProxyEnv, proxyFor, proxyLabel } from "./http_proxy.ts";
 
@@ -123,7 +126,17 @@ export class RelayLink {
   readonly #path: string;
   #local: Deno.Conn | null = null;
   #remote: Deno.Conn | null = null;
-  readonly #scanner = new ClientFrameScanner();
+  /** Whether each message the client sends is text (it sends them all as binary frames). */
+  readonly #outgoing = new Queue<boolean>();
+  /** Whether each message the client receives was text (it receives them all as binary frames). */
+  readonly #incoming = new Queue<boolean>();
+  readonly #scanner = new FrameScanner("request", (opcode, chunk, at) => {
+    if (this.#outgoing.shift() === true && opcode === OP_BINARY) setOpcode(chunk, at, OP_TEXT);
+  });
+  readonly #downScanner = new FrameScanner("response", (opcode, chunk, at) => {
+    this.#incoming.push(opcode === OP_TEXT);
+    if (opcode === OP_TEXT) setOpcode(chunk, at, OP_BINARY);
+  });
   #written = 0;
   #paused: PromiseWithResolvers<void> | null = null;
   #lastReadAt = 0;
@@ -158,6 +171,16 @@ export class RelayLink {
     const plain = new URL(url);
     plain.protocol = "ws:";
     return { url: plain.href, options: { client: this.#client } };
+  }
+
+  /** The next message the client sends (as a binary frame) goes out as text if `text`. */
+  markOutgoing(text: boolean): void {
+    this.#outgoing.push(text);
+  }
+
+  /** Whether the next message the client received (as binary) came as text; in order, once each. */
+  takeIncoming(): boolean {
+    return this.#incoming.shift() ?? false;
   }
 
   /** Payload bytes of data frames written to the API's socket so far. */
@@ -314,6 +337,7 @@ export class RelayLink {
         if (n === null) break;
         this.#lastReadAt = performance.now();
         this.#pingOutstanding = false;
+        this.#downScanner.scan(buffer.subarray(0, n));
         for (let off = 0; off < n;) off += await local.write(buffer.subarray(off, n));
       }
     } catch {

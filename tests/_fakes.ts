@@ -50,8 +50,16 @@ export class FakeTarget implements PublishTarget {
     return this.calls.items;
   }
 
-  publish(queue: string, body: Buffer, props: PublishProps): Promise<void> {
-    return new Promise((resolve, reject) => this.calls.push({ queue, body, props, resolve, reject }));
+  publishConfirmed(
+    queue: string,
+    body: Buffer,
+    props: PublishProps,
+    onConfirm: (err: Error | null) => void,
+  ): void {
+    // Settled later, as the broker's confirm would be: never inside the test's resolve() call.
+    const resolve = () => queueMicrotask(() => onConfirm(null));
+    const reject = (err: Error) => queueMicrotask(() => onConfirm(err));
+    this.calls.push({ queue, body, props, resolve, reject });
   }
 
   waitWritable(): Promise<void> {
@@ -124,10 +132,11 @@ export class FakeConnection implements WsConnection {
   writtenBytes = 0;
   readonly frames = new Counter<string | Uint8Array>();
 
-  send(data: string | Uint8Array, byteLength: number): boolean {
+  /** Records text frames as strings, binary ones as bytes. */
+  send(payload: Uint8Array, text: boolean): boolean {
     if (!this.isOpen) return false;
-    this.frames.push(data);
-    this.sentBytes += byteLength;
+    this.frames.push(text ? new TextDecoder().decode(payload) : payload);
+    this.sentBytes += payload.length;
     return true;
   }
 

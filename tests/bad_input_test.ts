@@ -48,21 +48,31 @@ async function survives(
     await receivedText(second, "after-19");
     const seen = texts(first, second);
     assert.deepEqual([...batch("before"), ...batch("after")].filter((b) => !seen.has(b)), []);
-    assert.ok(
-      await Promise.race([bridge.done.then(() => false, () => false), Promise.resolve(true)]),
-      "still running",
-    );
+    assert.ok(bridge.running, "still running");
     return bridge;
   } finally {
     await bridge.stop();
   }
 }
 
-Deno.test("runBridge() logs an invalid UTF-8 text frame from the API, reconnects and loses nothing [integration]", async () => {
-  await survives(
-    (conn) => conn.sendRaw(new Uint8Array([0x81, 3, 0x68, 0xff, 0xfe])),
-    /WARN .*WebSocket connection lost .*error="Invalid UTF-8"/,
+Deno.test("runBridge() bridges an invalid UTF-8 text frame from the API as bytes, with a warning, on the same connection [integration]", async () => {
+  await using broker = await openBroker();
+  const toWs = await broker.queue("to_ws");
+  const fromWs = await broker.queue("from_ws");
+  await using server = startRawWsServer();
+  await using bridge = await startBridge(bridgeValues({ toWs, fromWs, wsUrl: server.url }));
+  const conn = await server.connection(0);
+  conn.sendRaw(new Uint8Array([0x81, 3, 0x68, 0xff, 0xfe])); // text opcode, "h" and two bytes no UTF-8 has
+  conn.sendRaw(new Uint8Array([0x81, 2, 0x6f, 0x6b])); // "ok"
+  const [bad, good] = await broker.collect(fromWs, 2);
+  assert.deepEqual([...bad!.body], [0x68, 0xff, 0xfe]);
+  assert.equal(bad!.properties.contentType, "application/octet-stream");
+  assert.equal(good!.text, "ok");
+  assert.equal(good!.properties.contentType, "text/plain");
+  await bridge.sink.waitFor(
+    /WARN .*text frames that are not valid UTF-8; published as application\/octet-stream count=1/,
   );
+  assert.equal(server.connections.length, 1, "the connection was kept");
 });
 
 Deno.test("runBridge() logs a frame over the runtime's 64 MiB limit, reconnects and loses nothing [integration]", async () => {

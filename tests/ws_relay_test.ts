@@ -38,8 +38,8 @@ function echoClient(s: WsSettings, deps: { caPem?: string; relayDir?: string; pr
   const closed = Promise.withResolvers<void>();
   const handlers: WsHandlers = {
     onOpen: (conn) => opened.resolve(conn),
-    onMessage: (data) => {
-      replies.push(data);
+    onMessage: (data, text) => {
+      replies.push(text ? new TextDecoder().decode(data) : data);
       if (waiter && replies.length >= waiter.count) waiter.resolve();
     },
     onWritten: () => {},
@@ -64,10 +64,8 @@ async function roundTrip(ws: ReturnType<typeof echoClient>, payloads: (string | 
   const conn = await withDeadline(ws.opened, 5_000, "the connection");
   const replied = ws.repliesReach(payloads.length);
   for (const payload of payloads) {
-    conn.send(
-      payload,
-      typeof payload === "string" ? new TextEncoder().encode(payload).length : payload.length,
-    );
+    const text = typeof payload === "string";
+    conn.send(text ? new TextEncoder().encode(payload) : payload, text);
   }
   await replied;
   assert.deepEqual(ws.replies, payloads);
@@ -194,7 +192,7 @@ Deno.test("A connection given up as dead keeps what it wrote: an API that reads 
   const conn = await withDeadline(ws.opened, 5_000, "the connection");
   proxy.pause(); // the API stops reading (frozen), and so stops answering pings
   const frames = 40;
-  for (let i = 0; i < frames; i++) conn.send(`${i} `.padEnd(16_384, "."), 16_384);
+  for (let i = 0; i < frames; i++) conn.send(new TextEncoder().encode(`${i} `.padEnd(16_384, ".")), true);
   await withDeadline(ws.lost, 5_000, "the connection to be given up");
   const written = conn.writtenBytes / 16_384;
   assert.ok(written >= 1, `${written} frames written before it was given up`);

@@ -34,8 +34,9 @@ class Recorder implements WsHandlers {
   onOpen(conn: WsConnection): void {
     this.#push({ kind: "open", conn });
   }
-  onMessage(data: string | Uint8Array, conn: WsConnection): void {
-    this.#push({ kind: "message", data, conn });
+  /** Text messages are recorded as strings, binary ones as bytes. */
+  onMessage(data: Uint8Array, text: boolean, conn: WsConnection): void {
+    this.#push({ kind: "message", data: text ? new TextDecoder().decode(data) : data, conn });
   }
   onWritten(conn: WsConnection): void {
     this.#push({ kind: "written", conn, bytes: conn.writtenBytes });
@@ -286,8 +287,8 @@ Deno.test("WsConnection.send() carries text and binary frames both ways and coun
   assert.equal(conn.sentBytes, 0);
   const text = "héllo ✓";
   const bytes = new Uint8Array([0, 1, 0xfe, 0xff, 0x80]);
-  assert.equal(conn.send(text, new TextEncoder().encode(text).length), true);
-  assert.equal(conn.send(bytes, bytes.length), true);
+  assert.equal(conn.send(new TextEncoder().encode(text), true), true);
+  assert.equal(conn.send(bytes, false), true);
   await server.receivedCount(2);
   assert.equal(server.received[0], text);
   assert.deepEqual(server.received[1], bytes);
@@ -306,8 +307,8 @@ Deno.test("WsConnection.writtenBytes counts a frame once it is written to the so
   const { conn } = await ws.recorder.nth("open", 1);
   assert.equal(conn.writtenBytes, 0);
   const big = new Uint8Array(8 * 1024 * 1024).fill(7);
-  conn.send(big, big.length);
-  conn.send("small", 5);
+  conn.send(big, false);
+  conn.send(new TextEncoder().encode("small"), true);
   assert.equal(conn.sentBytes, big.length + 5);
   assert.ok(conn.writtenBytes < big.length, "not written the moment it is sent");
   await server.receivedCount(2);
@@ -334,7 +335,7 @@ Deno.test("WsConnection.send() returns false and sends nothing once the connecti
   assert.equal(info.code, 1011);
   assert.equal(info.reason, "bye");
   assert.equal(conn.isOpen, false);
-  assert.equal(conn.send("late", 4), false);
+  assert.equal(conn.send(new TextEncoder().encode("late"), true), false);
   assert.equal(conn.sentBytes, 0);
   assert.equal(conn.writtenBytes, 0);
   const { conn: next } = await ws.recorder.nth("open", 2);
