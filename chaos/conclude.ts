@@ -75,7 +75,9 @@ export async function conclude(run: Run, started: number, error: string | null):
       foreign: rows.reduce((n, d) => n + d.foreign, 0),
       republishedByLoad: load?.republished ?? 0,
     },
-    bridgeErrors: run.everyBridge.flatMap((b) => b.lines.filter((l) => / (ERROR) /.test(l))).slice(0, 10),
+    // ERROR lines, and what the runtime prints when the process dies of an uncaught error.
+    bridgeErrors: run.everyBridge.flatMap((b) => b.lines.filter((l) => / ERROR |^error: |Uncaught/.test(l)))
+      .slice(0, 10),
     error,
     expectsLoss: scenario.expectsLoss ?? false,
     seconds: round((performance.now() - started) / 1000),

@@ -298,7 +298,7 @@ export class WsClient {
       // Backpressure applies from here: pausing earlier would hold back the handshake's answer.
       this.#links.add(link);
       if (this.#paused) link.pause();
-      link.done.finally(() => this.#links.delete(link));
+      link.done.then(() => this.#links.delete(link));
       this.#log.info("Connected to the WebSocket API", {
         conn: conn.id,
         host: this.#settings.apiHost,

@@ -10,7 +10,7 @@ import * as M from "./metrics.ts";
 export interface MetricDatum {
   MetricName: string;
   Value: number;
-  Unit: "Count" | "Count/Second";
+  Unit: "Count" | "Count/Second" | "Bytes";
   Timestamp: Date;
   Dimensions: { Name: string; Value: string }[];
   StorageResolution: 1 | 60;
@@ -35,6 +35,7 @@ export const ALWAYS_PUBLISHED = [
   M.FROM_WS_RECEIVED_TOTAL,
   M.FROM_WS_PUBLISH_FAILURES_TOTAL,
   M.FROM_WS_DROPPED_TOTAL,
+  M.WS_READ_PAUSES_TOTAL,
 ];
 
 /** Rates (per second) and recent counts derived from a counter, named as the original did. */
@@ -80,7 +81,9 @@ export function metricData(
     const delta = now >= before ? now - before : now;
     data.push(perSecond ? datum(name, round(delta / seconds), "Count/Second") : datum(name, delta, "Count"));
   }
-  for (const [name, value] of Object.entries(current.gauges)) data.push(datum(name, value, "Count"));
+  for (const [name, value] of Object.entries(current.gauges)) {
+    data.push(datum(name, value, name.endsWith("_bytes") ? "Bytes" : "Count"));
+  }
   return data;
 }
 

@@ -98,7 +98,7 @@ export class RelayDir implements AsyncDisposable {
     const target = { hostname, port: Number(url.port) || (tls ? 443 : 80), tls };
     const link = new RelayLink(`${this.path}/${++this.#links}.sock`, target, options, events);
     this.#open.add(link);
-    link.done.finally(() => this.#open.delete(link));
+    link.done.then(() => this.#open.delete(link));
     return link;
   }
 
@@ -163,7 +163,8 @@ export class RelayLink {
     this.#events = events;
     this.#listener = Deno.listen({ transport: "unix", path });
     this.#client = Deno.createHttpClient({ proxy: { transport: "unix", path } });
-    this.done = this.#run();
+    // Never rejects: a link's failures are in takeError() and its events, not in a promise nobody awaits.
+    this.done = this.#run().catch(() => {});
   }
 
   /** The URL and client option to open `url` through this link (TLS, if any, is the link's job). */
@@ -248,7 +249,7 @@ export class RelayLink {
       clearTimeout(this.#linger);
       closeQuietly(this.#listener);
       for (const conn of [this.#local, this.#remote]) if (conn) closeQuietly(conn);
-      this.#client.close();
+      closeQuietly(this.#client);
       await Deno.remove(this.#path).catch(() => {});
     }
   }
@@ -431,8 +432,13 @@ async function processExists(pid: number): Promise<boolean> {
   }
 }
 
+/** Half-closes `conn` (FIN after what it holds); a socket already closed is no fault. */
 function closeWriteQuietly(conn: Deno.Conn): void {
-  conn.closeWrite().catch(() => {});
+  try {
+    conn.closeWrite().catch(() => {});
+  } catch {
+    // already closed: the runtime may throw at once instead of rejecting
+  }
 }
 
 function closeQuietly(resource: { close(): void }): void {
