@@ -5,7 +5,7 @@
  *   broker allows here;
  * - the bridge in stub mode (`mq2wsbridge -X`);
  * - the bridge through a WebSocket echo server (tools/echo_server.ts), with
- *   the default no-delay relay and with `ws_no_delay = false`;
+ *   the relay with `ws_no_delay = true` (the default) and `false`;
  *
  * each for 100 B and 16 KiB messages, as throughput (bridgetester at full
  * speed, `-d 0`; median of interleaved repeats) and latency (bridgetester at

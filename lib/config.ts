@@ -47,7 +47,7 @@ export interface WsSettings {
   maxBufferedBytes: number;
   /** to_ws messages larger than this are rejected (dead-lettered), never sent. */
   maxMessageBytes: number;
-  /** Relay the connection through a TCP_NODELAY socket (lib/ws_nodelay.ts). */
+  /** TCP_NODELAY on the API connection the relay makes (lib/ws_relay.ts). */
   noDelay: boolean;
   /** PEM file of the CA that signed the API's certificate, if not a public one. */
   caFile: string | null;

@@ -342,7 +342,6 @@ for (const noDelay of ["true", "false"]) {
     const { claims } = await verifyToken(server.tokens[0]!, TEST_CLIENT_SECRET);
     assert.equal(claims.host, apiHost);
     assert.equal(claims.path, "/bridge?v=2");
-    assert.doesNotMatch(bridge.output, /Cannot set up the no-delay relay/);
     bridge.kill("SIGTERM");
     assert.equal((await bridge.exit()).code, 0, bridge.output);
   });
