@@ -26,7 +26,7 @@ import {
 } from "./handlers/logging.ts";
 import type { MetricsPublisher } from "./handlers/metrics.ts";
 import { bridgeSessions, MqAccessError, MqGaveUpError, MqSetupError } from "./handlers/mq.ts";
-import { proxyEnvFrom } from "./lib/http_proxy.ts";
+import { proxyEnvFrom, proxyProblemFor } from "./lib/http_proxy.ts";
 import { WsClient, WsGaveUpError } from "./handlers/ws.ts";
 
 // The AWS handlers (Parameter Store, CloudWatch Logs and metrics) are imported only when -s, -l, -m
@@ -131,7 +131,7 @@ async function serve(
     const apiCa = ws && !cli.websocketStub ? await readApiCa(config) : null; // not read in stub mode
     // The relay's private socket directory: systemd's RuntimeDirectory= when there is one.
     const relayDir = Deno.env.get("RUNTIME_DIRECTORY")?.split(":")[0] ?? Deno.env.get("TMPDIR") ?? "/tmp";
-    const proxy = proxyEnvFrom((name) => Deno.env.get(name));
+    const proxy = proxyEnv();
     await runBridge({
       config,
       // In stub mode the publisher also carries the forwards into from_ws.
@@ -177,11 +177,22 @@ async function loadConfig(cli: BridgeCli, log: Logger, redactor: Redactor): Prom
   }
   registerConfigSecrets(raw, redactor);
   for (const warning of warnings) log.warn(warning);
-  return await resolveConfig(raw, {
+  const config = await resolveConfig(raw, {
     ws: !cli.websocketStub,
     logs: cli.cloudwatchLogs,
     metrics: cli.cloudwatchMetrics,
   });
+  // The proxy variables are configuration too: a bad one is refused now, not on every attempt.
+  const proxyProblem = config.ws && !cli.websocketStub
+    ? proxyProblemFor(config.ws.apiHost, proxyEnv())
+    : null;
+  if (proxyProblem) throw new ConfigError("the environment", [proxyProblem]);
+  return config;
+}
+
+/** HTTPS_PROXY, HTTP_PROXY, NO_PROXY (and their lower-case forms) from the environment. */
+function proxyEnv() {
+  return proxyEnvFrom((name) => Deno.env.get(name));
 }
 
 /** -M: copies the (valid) INI file into Parameter Store, verifies, prints the names written. */

@@ -143,6 +143,7 @@ export class MqSession {
   #writable = true;
   #blocked = false;
   #blockedListeners = new Set<(blocked: boolean) => void>();
+  #tooLargeListeners = new Set<(maxBytes: number) => void>();
   #drainWaiters: (() => void)[] = [];
   #upListeners = new Set<() => void>();
   #downListeners = new Set<(cause: unknown) => void>();
@@ -181,6 +182,11 @@ export class MqSession {
   /** Calls `fn` when the broker starts or stops blocking publishes. */
   onBlocked(fn: (blocked: boolean) => void): void {
     this.#blockedListeners.add(fn);
+  }
+
+  /** Calls `fn(maxBytes)` when the broker refused a message as larger than its max_message_size. */
+  onMessageTooLarge(fn: (maxBytes: number) => void): void {
+    this.#tooLargeListeners.add(fn);
   }
 
   /** Calls `fn` after each successful (re)connection. */
@@ -400,11 +406,11 @@ export class MqSession {
     conn.on("close", (err?: Error) => this.#lost(conn, err));
     conn.on("blocked", (reason: string) => {
       this.#log.warn("Broker is blocking publishers", { reason });
-      this.#setBlocked(true);
+      if (this.#conn === conn) this.#setBlocked(true); // not from an attempt that is never adopted
     });
     conn.on("unblocked", () => {
       this.#log.info("Broker unblocked publishers");
-      this.#setBlocked(false);
+      if (this.#conn === conn) this.#setBlocked(false);
     });
     const role = opts.role ?? "both";
     try {
@@ -439,10 +445,12 @@ export class MqSession {
 
   /** A channel closing on its own (a protocol error) resets the whole connection. */
   #watchChannel(conn: ChannelModel, channel: Channel, role: string): void {
-    channel.on(
-      "error",
-      (err: Error) => this.#log.warn(`Broker closed the ${role} channel`, { error: explain(err) }),
-    );
+    channel.on("error", (err: Error) => {
+      this.#log.warn(`Broker closed the ${role} channel`, { error: explain(err) });
+      // A message over the broker's max_message_size closes the channel (406) every time it is sent.
+      const max = /larger than configured max size (\d+)/.exec(errorText(err));
+      if (max) this.#notify(this.#tooLargeListeners, Number(max[1]));
+    });
     channel.on("close", () => {
       if (this.#conn === conn && !this.#closing) conn.close().catch(() => {});
     });

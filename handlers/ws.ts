@@ -159,16 +159,16 @@ export class WsClient {
     // in behind what backpressure held back; the bridge publishes it within its shutdown budget.
     this.setReadingPaused(false);
     const socket = this.#socket;
-    if (socket && socket.readyState !== WebSocket.CLOSED) {
+    if (socket?.readyState === WebSocket.OPEN) {
       const closed = new Promise((resolve) => socket.addEventListener("close", resolve, { once: true }));
-      if (socket.readyState === WebSocket.OPEN) socket.close(1000, reason);
+      socket.close(1000, reason);
       if (!await within(closed, CLOSE_WAIT_MS)) {
         this.#log.warn(`The WebSocket API did not answer the close within ${CLOSE_WAIT_MS} ms; cutting it`);
       }
     }
-    // Lingering or unanswered connections are cut; the run loop ends with them.
+    // Attempts still connecting, lingering or unanswered connections are cut; the run loop ends with them.
     await this.#relay?.close();
-    await this.#loop;
+    await within(this.#loop ?? Promise.resolve(), CLOSE_WAIT_MS);
     this.#firstOpen.resolve();
     this.#closed.resolve();
   }
@@ -176,6 +176,7 @@ export class WsClient {
   async #run(): Promise<void> {
     try {
       this.#relay = await RelayDir.open(this.#relayParent);
+      if (this.#closing) return void await this.#relay.close(); // close() came while it was made
     } catch (err) {
       const error = new Error(
         `Cannot create the WebSocket relay's private directory in ${this.#relayParent}: ${
@@ -238,7 +239,12 @@ export class WsClient {
         onDead: (why) => giveUp(why),
       });
       const route = link.route(url);
-      socket = new WebSocket(route.url, route.options);
+      try {
+        socket = new WebSocket(route.url, route.options);
+      } catch (err) {
+        link.abort();
+        throw err;
+      }
     } catch (err) {
       return { opened: false, why: `cannot start a connection: ${(err as Error).message}` };
     }

@@ -66,6 +66,7 @@ export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<
   deps.publisher.onUp(() => publisher.onMqUp());
   deps.publisher.onDown(() => publisher.onMqDown());
   deps.publisher.onBlocked(() => publisher.onMqBlocked());
+  deps.publisher.onMessageTooLarge((max) => publisher.onBrokerMaxSize(max));
   consumer.onDown(() => pump.onMqDown());
 
   const stopped = new Promise<void>((resolve) => {

@@ -118,7 +118,10 @@ export class FromWsPublisher implements ReplyWatermark {
   #pressure = false;
   #onPressure: (paused: boolean) => void = () => {};
   readonly #failures: EventSummary<{ error: string }>;
-  readonly #rejections: EventSummary<{ bytes: number }>;
+  readonly #rejections: EventSummary<{ bytes: number; limit: string }>;
+  /** The broker's max_message_size, once it refused a message for it (else Infinity). */
+  #brokerMax = Infinity;
+  #disposed = false; // shutting down: what fails now is reported as lost, not retried
 
   constructor(mq: PublishTarget, opts: PublisherOptions, deps: PublisherDeps) {
     this.#mq = mq;
@@ -141,12 +144,12 @@ export class FromWsPublisher implements ReplyWatermark {
       this.#clock,
     );
     this.#rejections = new EventSummary(
-      ({ bytes }, n, spanMs) => {
-        log.error("Rejected WebSocket messages larger than mq_buffer_bytes (dropped)", {
+      ({ bytes, limit }, n, spanMs) => {
+        log.error(`Rejected WebSocket messages larger than ${limit} (dropped)`, {
           count: n,
           ...span(spanMs),
           bytes,
-          limit: opts.limitBytes,
+          limit: limit === "mq_buffer_bytes" ? opts.limitBytes : this.#brokerMax,
           dropped_total: this.#rejections.total,
         });
       },
@@ -198,9 +201,10 @@ export class FromWsPublisher implements ReplyWatermark {
   /** Takes a message from the WebSocket; false if it was rejected (larger than limitBytes). */
   accept(body: Buffer, contentType: string): boolean {
     this.#metrics.count(FROM_WS_RECEIVED_TOTAL);
-    if (body.length > this.#opts.limitBytes) {
+    if (body.length > this.#opts.limitBytes || body.length > this.#brokerMax) {
       this.#metrics.count(FROM_WS_DROPPED_TOTAL);
-      this.#rejections.note({ bytes: body.length });
+      const limit = body.length > this.#opts.limitBytes ? "mq_buffer_bytes" : "the broker's max_message_size";
+      this.#rejections.note({ bytes: body.length, limit });
       return false;
     }
     this.#add({ body, contentType });
@@ -228,6 +232,24 @@ export class FromWsPublisher implements ReplyWatermark {
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
+  /**
+   * The broker refused a message as larger than its max_message_size (`maxBytes`): it would refuse
+   * it again on every attempt and hold up everything behind it, so every held message that large
+   * is dropped, counted and logged, and so is any that arrives later.
+   */
+  onBrokerMaxSize(maxBytes: number): void {
+    this.#brokerMax = Math.min(this.#brokerMax, maxBytes);
+    for (let i = 0, item; (item = this.#items.at(i)); i++) {
+      if (item.state === "done" || item.body.length <= maxBytes) continue;
+      if (item.state === "inflight") this.#inflight--;
+      this.#metrics.count(FROM_WS_DROPPED_TOTAL);
+      this.#rejections.note({ bytes: item.body.length, limit: "the broker's max_message_size" });
+      this.#finish(item, false);
+    }
+    this.#advance();
+    this.#pump();
+  }
+
   /** The broker is back: publish what waits. */
   onMqUp(): void {
     this.#pausedUntil = 0;
@@ -249,6 +271,7 @@ export class FromWsPublisher implements ReplyWatermark {
 
   /** Stops the timers and writes what the summaries hold; held messages stay where they are. */
   dispose(): void {
+    this.#disposed = true;
     this.#clock.clearTimeout(this.#retryTimer);
     this.#failures.flush();
     this.#rejections.flush();
@@ -275,7 +298,7 @@ export class FromWsPublisher implements ReplyWatermark {
   }
 
   #pump(): void {
-    if (this.#pumping) return;
+    if (this.#pumping || this.#disposed) return;
     this.#pumping = true;
     try {
       const mq = this.#mq;
@@ -318,7 +341,7 @@ export class FromWsPublisher implements ReplyWatermark {
       if (current) this.#inflight--;
       this.#metrics.count(FROM_WS_TOTAL);
       this.#finish(item, true);
-    } else if (current) {
+    } else if (current && !this.#disposed) {
       this.#inflight--;
       this.#metrics.count(FROM_WS_PUBLISH_FAILURES_TOTAL);
       this.#failures.note({ error: errorText(err) });

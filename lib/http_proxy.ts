@@ -42,6 +42,22 @@ export function proxyFor(
   return url;
 }
 
+/** What is wrong with the proxy settings for the API at `apiHost` (a ws:// or wss:// URL), or null. */
+export function proxyProblemFor(apiHost: string, env: ProxyEnv): string | null {
+  const url = new URL(apiHost);
+  const tls = url.protocol === "wss:";
+  try {
+    proxyFor({
+      hostname: url.hostname.replace(/^\[|\]$/g, ""),
+      port: Number(url.port) || (tls ? 443 : 80),
+      tls,
+    }, env);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 /** NO_PROXY: `*`, or host names, domain suffixes (`.example.com` or `example.com`) and IPs, with an optional `:port`. */
 export function bypasses(hostname: string, port: number, noProxy: string): boolean {
   const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
@@ -70,12 +86,14 @@ export async function connectThroughProxy(
   proxy: URL,
   hostname: string,
   port: number,
-  options: { noDelay: boolean; timeoutMs?: number },
+  options: { noDelay: boolean; signal?: AbortSignal; opened?: (conn: Deno.TcpConn) => void },
 ): Promise<Deno.TcpConn> {
   const conn = await Deno.connect({
     hostname: proxy.hostname.replace(/^\[|\]$/g, ""),
     port: proxyPort(proxy),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
+  options.opened?.(conn); // so that the caller can close it to cut a proxy that never answers
   conn.setNoDelay(options.noDelay);
   try {
     const authority = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;

@@ -50,6 +50,7 @@ export class FrameScanner {
   #currentLength = 0;
   /** Payload bytes of every data frame completed so far. */
   #dataBytes = 0;
+  #lastBoundary = -1;
 
   constructor(head: "request" | "response", onMessage: MessageStart | null = null) {
     this.#head = head;
@@ -61,6 +62,19 @@ export class FrameScanner {
     return this.#dataBytes;
   }
 
+  /** True once past the HTTP head, in a stream of frames (for a response: it was 101). */
+  get inFrames(): boolean {
+    return !this.#inHead && !this.#off;
+  }
+
+  /**
+   * Where, in the chunk scanned last, its last frame boundary is (0 when it began between two
+   * frames, its length when it ended between two); -1 when it has none.
+   */
+  get lastBoundary(): number {
+    return this.#lastBoundary;
+  }
+
   /** True when the bytes scanned so far end exactly between two frames (after the HTTP head). */
   get atBoundary(): boolean {
     return !this.#inHead && !this.#off && this.#headerHave === 0 && this.#payloadLeft === 0;
@@ -70,16 +84,22 @@ export class FrameScanner {
   scan(chunk: Uint8Array): void {
     let i = 0;
     const n = chunk.length;
+    this.#lastBoundary = this.atBoundary ? 0 : -1;
     while (i < n && !this.#off) {
       if (this.#inHead) {
         i = this.#skipHead(chunk, i);
+        if (!this.#inHead) this.#lastBoundary = i;
       } else if (this.#payloadLeft > 0) {
         const take = Math.min(this.#payloadLeft, n - i);
         this.#payloadLeft -= take;
         i += take;
-        if (this.#payloadLeft === 0) this.#frameEnded();
+        if (this.#payloadLeft === 0) {
+          this.#frameEnded();
+          this.#lastBoundary = i;
+        }
       } else {
         i = this.#readHeader(chunk, i);
+        if (this.atBoundary) this.#lastBoundary = i; // a frame with no payload
       }
     }
   }

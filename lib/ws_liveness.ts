@@ -9,6 +9,9 @@
  * anything (a pong, a message), or while writes that had to wait for it keep
  * completing (it reads, slowly). Writes that complete at once prove nothing:
  * the kernel takes them whether or not anyone reads.
+ *
+ * While reading is paused for backpressure, silence is the bridge's own
+ * doing; the one sign left is a write that stays stuck.
  */
 
 /** What the relay knows about its connection, in milliseconds of one clock. */
@@ -20,9 +23,11 @@ export interface LinkActivity {
   writing: boolean;
   /** Last time a write (or part of one) to the API completed. */
   lastWriteAt: number;
+  /** Last time a write that had to wait (the socket was full) completed. */
+  lastDrainAt: number;
   /** A ping was sent and nothing has arrived since. */
   pingOutstanding: boolean;
-  /** Reading is paused for backpressure: silence is our own doing, so nothing is judged. */
+  /** Reading is paused for backpressure: silence is our own doing. */
   paused: boolean;
 }
 
@@ -31,13 +36,18 @@ export type Verdict = "ok" | "ping" | "dead";
 
 /**
  * With ping interval `intervalMs` (0: off): ping after an interval of silence;
- * dead after two intervals of silence unless a waiting write completed within
- * the last interval.
+ * dead after two intervals of silence unless writes drained (a write that had
+ * to wait completed, or the one under way moved) within the last interval.
+ * While paused: dead only when a write has been stuck for two intervals.
  */
 export function judgeLiveness(a: LinkActivity, intervalMs: number): Verdict {
-  if (intervalMs <= 0 || a.paused) return "ok";
+  if (intervalMs <= 0) return "ok";
+  if (a.paused) {
+    const stuckMs = a.now - Math.max(a.lastWriteAt, a.lastDrainAt);
+    return a.writing && stuckMs >= 2 * intervalMs ? "dead" : "ok";
+  }
   const silentMs = a.now - a.lastReadAt;
-  const draining = a.writing && a.now - a.lastWriteAt < intervalMs;
+  const draining = a.now - a.lastDrainAt < intervalMs || (a.writing && a.now - a.lastWriteAt < intervalMs);
   if (silentMs >= 2 * intervalMs && !draining) return "dead";
   if (silentMs >= intervalMs && !a.pingOutstanding) return "ping";
   return "ok";

@@ -28,6 +28,7 @@
  */
 import { clientPingFrame, FrameScanner, OP_BINARY, OP_TEXT, setOpcode } from "./ws_frames.ts";
 import { Queue } from "./queue.ts";
+import { within } from "./async.ts";
 import { judgeLiveness } from "./ws_liveness.ts";
 import { connectThroughProxy, type ProxyEnv, proxyFor, proxyLabel } from "./http_proxy.ts";
 
@@ -59,12 +60,16 @@ interface Target {
 export interface LinkEvents {
   /** Payload bytes of data frames now written to the TCP socket, in total. */
   onWritten(dataBytes: number): void;
-  /** The liveness rule gave the connection up; `why` is for the log. */
+  /** The liveness rule gave the connection up, or writing to the API failed; `why` is for the log. */
   onDead(why: string): void;
 }
 
 const NAME_PREFIX = "mq2wsbridge-ws-";
 const CHUNK = 64 * 1024;
+/** How long close() waits for the links it cut to finish. */
+const CLOSE_MS = 2_000;
+/** A write that took longer than this had to wait for room: the API's side took bytes while it waited. */
+const WAITED_MS = 2;
 /** After one direction ends, how long the other may go on before both are cut. */
 const LINGER_MS = 5_000;
 
@@ -102,11 +107,11 @@ export class RelayDir implements AsyncDisposable {
     return link;
   }
 
-  /** Cuts every link and removes the directory. Safe twice. */
+  /** Cuts every link and removes the directory, within a bounded time. Safe twice. */
   close(): Promise<void> {
     return this.#closing ??= (async () => {
       for (const link of this.#open) link.abort();
-      await Promise.all([...this.#open].map((l) => l.done));
+      await within(Promise.all([...this.#open].map((l) => l.done)), CLOSE_MS);
       await Deno.remove(this.path, { recursive: true }).catch(() => {});
     })();
   }
@@ -147,6 +152,12 @@ export class RelayLink {
   #upBusy = false;
   #writes: Promise<void> = Promise.resolve();
   #watchdog: ReturnType<typeof setInterval> | undefined;
+  /** The connection being made to the API (TCP, then TLS): closed by abort() to cut a hung attempt. */
+  #connecting: Deno.Conn | null = null;
+  readonly #stop = new AbortController();
+  #proxy: URL | null = null;
+  /** Last time a write that had to wait for the API (the socket was full) completed: it reads. */
+  #lastDrainAt = 0;
   #linger: ReturnType<typeof setTimeout> | undefined;
   #lingerUntil = Infinity;
   #aborted = false;
@@ -161,6 +172,7 @@ export class RelayLink {
     this.#target = target;
     this.#options = options;
     this.#events = events;
+    this.#proxy = proxyFor(target, options.proxy); // the settings were checked at start-up
     this.#listener = Deno.listen({ transport: "unix", path });
     this.#client = Deno.createHttpClient({ proxy: { transport: "unix", path } });
     // Never rejects: a link's failures are in takeError() and its events, not in a promise nobody awaits.
@@ -213,9 +225,10 @@ export class RelayLink {
   abort(): void {
     if (this.#aborted) return;
     this.#aborted = true;
+    this.#stop.abort();
     this.resume();
     closeQuietly(this.#listener);
-    for (const conn of [this.#local, this.#remote]) if (conn) closeQuietly(conn);
+    for (const conn of [this.#local, this.#remote, this.#connecting]) if (conn) closeQuietly(conn);
   }
 
   /** Cuts the link `ms` from now unless both sides have closed by then (the sooner of two deadlines wins). */
@@ -236,13 +249,13 @@ export class RelayLink {
         this.#error = `cannot reach ${this.#describe()}: ${(err as Error).message}`;
         return null;
       });
+      this.#connecting = null;
       if (!remote || this.#aborted) {
         if (remote) closeQuietly(remote);
         return;
       }
       this.#remote = remote;
       this.#lastReadAt = this.#lastWriteAt = performance.now();
-      this.#startWatchdog();
       await Promise.all([this.#up(local, remote), this.#down(remote, local)]);
     } finally {
       clearInterval(this.#watchdog);
@@ -265,43 +278,45 @@ export class RelayLink {
     }
   }
 
+  /** TCP (through the proxy, if any), then TLS for wss://; abort() closes whatever is being made. */
   async #connect(): Promise<Deno.Conn> {
     const { hostname, port, tls } = this.#target;
     const { noDelay, caCerts } = this.#options;
-    const proxy = proxyFor(this.#target, this.#options.proxy);
+    const signal = this.#stop.signal;
     let tcp: Deno.TcpConn;
-    if (proxy) {
-      tcp = await connectThroughProxy(proxy, hostname, port, { noDelay });
+    if (this.#proxy) {
+      tcp = await connectThroughProxy(this.#proxy, hostname, port, {
+        noDelay,
+        signal,
+        opened: (conn) => this.#connecting = conn,
+      });
     } else {
-      tcp = await Deno.connect({ hostname, port });
+      tcp = await Deno.connect({ hostname, port, signal });
       tcp.setNoDelay(noDelay);
     }
-    if (this.#aborted || !tls) return tcp;
-    let secure: Deno.TlsConn;
-    try {
-      secure = await Deno.startTls(tcp, { hostname, ...(caCerts ? { caCerts } : {}) });
-    } catch (err) {
+    this.#connecting = tcp;
+    if (this.#aborted) throw new Error("aborted");
+    if (!tls) return tcp;
+    const secure = await Deno.startTls(tcp, { hostname, ...(caCerts ? { caCerts } : {}) }).catch((err) => {
       closeQuietly(tcp);
       throw err;
-    }
-    try {
-      await secure.handshake();
-      return secure;
-    } catch (err) {
-      closeQuietly(secure); // startTls took the TCP connection over: close the TLS one
-      throw err;
-    }
+    });
+    this.#connecting = secure; // startTls took the TCP connection over: closing the TLS one closes both
+    if (this.#aborted) throw new Error("aborted");
+    await secure.handshake();
+    return secure;
   }
 
   #describe(): string {
     const { hostname, port, tls } = this.#target;
-    const proxy = proxyFor(this.#target, this.#options.proxy);
+    const proxy = this.#proxy;
     return `${tls ? "wss" : "ws"}://${hostname}:${port}${proxy ? ` through proxy ${proxyLabel(proxy)}` : ""}`;
   }
 
   /** Client to API: frames are counted as they are written, pings go in between them. */
   async #up(local: Deno.Conn, remote: Deno.Conn): Promise<void> {
     const buffer = new Uint8Array(CHUNK);
+    let why = "";
     try {
       for (;;) {
         const n = await local.read(buffer);
@@ -310,7 +325,15 @@ export class RelayLink {
         const chunk = buffer.subarray(0, n);
         this.#scanner.scan(chunk);
         const data = this.#scanner.dataBytes;
-        await this.#write(remote, chunk);
+        // A ping waits for a frame boundary: the last one in this chunk if there is one.
+        const at = this.#pingWanted ? this.#scanner.lastBoundary : -1;
+        if (at > 0 && at < n) {
+          await this.#write(remote, chunk.subarray(0, at));
+          this.#ping(remote);
+          await this.#write(remote, chunk.subarray(at));
+        } else {
+          await this.#write(remote, chunk);
+        }
         if (data !== this.#written) {
           this.#written = data;
           this.#events.onWritten(data);
@@ -318,10 +341,14 @@ export class RelayLink {
         this.#upBusy = false;
         if (this.#pingWanted && this.#scanner.atBoundary) this.#ping(remote);
       }
-    } catch {
-      // reset or closed: what was written stays written
+    } catch (err) {
+      why = (err as Error).message; // reset or closed: what was written stays written
     }
     this.#upBusy = false;
+    // Writing failed (the API reset or closed the connection): say so now, so what was written
+    // recently (still within ws_ack_delay_ms) is handed back, not acknowledged. Reading may be
+    // paused, in which case the close or reset would otherwise stay unread.
+    if (why && !this.#aborted) this.#die(`cannot write to the API: ${why}`);
     // Everything the client sent is out: FIN after it, so the API still gets it all.
     await this.#writes.catch(() => {});
     closeWriteQuietly(remote);
@@ -339,6 +366,8 @@ export class RelayLink {
         this.#lastReadAt = performance.now();
         this.#pingOutstanding = false;
         this.#downScanner.scan(buffer.subarray(0, n));
+        // Liveness starts with the handshake's answer: no ping may precede it (RFC 6455 4.1).
+        if (this.#watchdog === undefined && this.#downScanner.inFrames) this.#startWatchdog();
         for (let off = 0; off < n;) off += await local.write(buffer.subarray(off, n));
       }
     } catch {
@@ -354,8 +383,11 @@ export class RelayLink {
       this.#writing = true;
       try {
         for (let off = 0; off < bytes.length;) {
+          const started = performance.now();
           off += await remote.write(bytes.subarray(off));
           this.#lastWriteAt = performance.now();
+          // A write that had to wait completed: the API's side took bytes, so it reads.
+          if (this.#lastWriteAt - started > WAITED_MS) this.#lastDrainAt = this.#lastWriteAt;
         }
       } finally {
         this.#writing = false;
@@ -374,31 +406,43 @@ export class RelayLink {
 
   #startWatchdog(): void {
     const interval = this.#options.pingIntervalMs;
-    if (interval <= 0) return;
+    if (interval <= 0 || this.#dead) return;
+    this.#lastReadAt = performance.now();
     this.#watchdog = setInterval(() => {
       const verdict = judgeLiveness({
         now: performance.now(),
         lastReadAt: this.#lastReadAt,
         writing: this.#writing,
         lastWriteAt: this.#lastWriteAt,
+        lastDrainAt: this.#lastDrainAt,
         pingOutstanding: this.#pingOutstanding || this.#pingWanted,
         paused: this.#paused !== null,
       }, interval);
       if (verdict === "ping") {
-        // Between two frames only: now if the client is not mid-write, else after its chunk.
+        // Between two frames only: now if the client is not mid-write, else within or after its chunk.
         if (!this.#upBusy && this.#scanner.atBoundary) this.#ping(this.#remote!);
         else this.#pingWanted = true;
-      } else if (verdict === "dead" && !this.#dead) {
-        this.#dead = true;
-        clearInterval(this.#watchdog);
+      } else if (verdict === "dead") {
         const silent = ((performance.now() - this.#lastReadAt) / 1000).toFixed(1);
-        this.#events.onDead(
-          `nothing received for ${silent} s and nothing written drained (ws_ping_interval ${
-            interval / 1000
-          } s)`,
+        this.#die(
+          this.#paused
+            ? `nothing written drained for ${silent} s while reading was paused (ws_ping_interval ${
+              interval / 1000
+            } s)`
+            : `nothing received for ${silent} s and nothing written drained (ws_ping_interval ${
+              interval / 1000
+            } s)`,
         );
       }
     }, Math.max(10, interval / 4));
+  }
+
+  /** Tells the client once that this connection is given up for sending. */
+  #die(why: string): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    clearInterval(this.#watchdog);
+    this.#events.onDead(why);
   }
 
   /** One direction is over: the other gets a little while to finish, then both are cut. */

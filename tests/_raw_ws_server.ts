@@ -220,7 +220,8 @@ export function startRawWsServer(options?: RawWsServerOptions): RawWsServer {
   return new RawWsServer(options);
 }
 
-async function acceptKey(key: string): Promise<string> {
+/** The Sec-WebSocket-Accept answer to `key`. */
+export async function acceptKey(key: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key + GUID));
   return btoa(String.fromCharCode(...new Uint8Array(digest)));
 }

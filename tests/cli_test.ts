@@ -389,3 +389,15 @@ Deno.test("mq2wsbridge reaches the WebSocket API through HTTP_PROXY from its env
   bridge.kill("SIGTERM");
   assert.equal((await bridge.exit()).code, 0);
 });
+
+Deno.test("mq2wsbridge --check-config exits 78 for a proxy variable it cannot use, naming it, not its password [integration]", async () => {
+  await using ini = await writeIni(
+    bridgeValues({ toWs: "to", fromWs: "from", wsUrl: "wss://api.example.com" }),
+  );
+  await using bridge = spawnBridge(["-c", ini.path, "--check-config"], {
+    HTTPS_PROXY: "https://user:proxy-secret@proxy.corp:3128",
+  });
+  assert.equal((await bridge.exit()).code, 78);
+  assert.match(bridge.output, /HTTPS_PROXY: only http:\/\/ proxies are supported/);
+  assert.ok(!bridge.output.includes("proxy-secret"), bridge.output);
+});

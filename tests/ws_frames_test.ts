@@ -112,3 +112,24 @@ function unmasked(opcode: number, length: number): Uint8Array {
   out[1] = length;
   return out;
 }
+
+Deno.test("FrameScanner says where the last frame boundary in a chunk is, for a ping to go there", () => {
+  const scanner = new FrameScanner("request");
+  scanner.scan(HEAD);
+  assert.equal(scanner.inFrames, true);
+  const a = frame(OP_BINARY, 10); // 2 + 4 + 10 = 16 bytes
+  const b = frame(OP_BINARY, 200); // 2 + 2 + 4 + 200 = 208 bytes
+  const stream = concat(a, b);
+  scanner.scan(stream.subarray(0, 100)); // all of a, part of b
+  assert.equal(scanner.lastBoundary, a.length);
+  scanner.scan(stream.subarray(100, 150)); // inside b
+  assert.equal(scanner.lastBoundary, -1);
+  scanner.scan(stream.subarray(150)); // the end of b
+  assert.equal(scanner.lastBoundary, stream.length - 150);
+  scanner.scan(frame(9, 0)); // began between two frames
+  assert.equal(scanner.lastBoundary, 6);
+  const head = new FrameScanner("response");
+  assert.equal(head.inFrames, false);
+  head.scan(new TextEncoder().encode("HTTP/1.1 101 Switching Protocols\r\n\r\n"));
+  assert.equal(head.inFrames, true);
+});

@@ -8,6 +8,7 @@ const at = (now: number, over: Partial<LinkActivity> = {}): LinkActivity => ({
   lastReadAt: 0,
   writing: false,
   lastWriteAt: 0,
+  lastDrainAt: -Infinity,
   pingOutstanding: false,
   paused: false,
   ...over,
