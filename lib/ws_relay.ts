@@ -247,6 +247,7 @@ export class RelayLink {
       this.#local = local;
       const remote = await this.#connect().catch((err) => {
         this.#error = `cannot reach ${this.#describe()}: ${(err as Error).message}`;
+        if (this.#connecting) closeQuietly(this.#connecting); // what the attempt got as far as
         return null;
       });
       this.#connecting = null;
