@@ -3,16 +3,16 @@
  * numbered test messages to mq_qname_to_ws, reconciles what comes back on
  * mq_qname_from_ws, and reports what was lost, duplicated and how fast.
  * This file is the command line: arguments, configuration, the view, the
- * run, the summary and the exit status. The work is in lib/tester_*.ts.
+ * run, the summary and the exit status. The work is in tester/.
  */
-import { HELP, parseTesterArgs, TESTER_EXIT, type TesterCli, USAGE, UsageError } from "./lib/tester_args.ts";
+import { HELP, parseTesterArgs, TESTER_EXIT, type TesterCli, USAGE, UsageError } from "./tester/args.ts";
 import { type BridgeConfig, ConfigError, type RawConfig } from "./lib/config.ts";
 import { readBrokerCa, registerConfigSecrets, resolveConfig } from "./lib/config_secrets.ts";
 import { systemClock } from "./lib/clock.ts";
 import { MetricsRegistry } from "./lib/metrics.ts";
 import { Redactor } from "./lib/secret.ts";
-import { leftoverLines } from "./lib/tester_leftovers.ts";
-import { runTester, TEST_MESSAGE_TTL_MS } from "./lib/tester_run.ts";
+import { leftoverLines } from "./tester/leftovers.ts";
+import { runTester, TEST_MESSAGE_TTL_MS } from "./tester/run.ts";
 import {
   exitStatus,
   formatSummary,
@@ -21,14 +21,14 @@ import {
   summarize,
   type Summary,
   summaryRecord,
-} from "./lib/tester_summary.ts";
+} from "./tester/summary.ts";
 import { VERSION } from "./lib/version.ts";
-import { FullScreenView } from "./lib/tester_views/full_screen.ts";
-import { gridLines } from "./lib/tester_views/grid.ts";
-import { PlainView } from "./lib/tester_views/plain.ts";
-import { Screen } from "./lib/tester_views/screen.ts";
-import { tableLines } from "./lib/tester_views/table.ts";
-import type { TesterView } from "./lib/tester_views/view.ts";
+import { FullScreenView } from "./tester/views/full_screen.ts";
+import { gridLines } from "./tester/views/grid.ts";
+import { PlainView } from "./tester/views/plain.ts";
+import { Screen } from "./tester/views/screen.ts";
+import { tableLines } from "./tester/views/table.ts";
+import type { TesterView } from "./tester/views/view.ts";
 import { imdsOptionsFromEnv, readIniFile } from "./handlers/config.ts";
 import { imdsRegion } from "./handlers/imds.ts";
 import { createLogger, errorText, type LogSink } from "./handlers/logging.ts";

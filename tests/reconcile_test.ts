@@ -1,7 +1,7 @@
 /** Reconciliation and latency statistics (pure, no services). */
 import assert from "node:assert/strict";
-import { padBody, Reconciler, testBody, unpadBody } from "../lib/reconcile.ts";
-import { latencyStats, percentile } from "../lib/percentiles.ts";
+import { padBody, Reconciler, testBody, unpadBody } from "../tester/reconcile.ts";
+import { latencyStats, percentile } from "../tester/percentiles.ts";
 
 Deno.test("testBody() writes the original's format with the send time's minutes and seconds", () => {
   const at = new Date(2026, 0, 2, 13, 4, 9, 500).getTime();

@@ -1,6 +1,6 @@
 /** RejectPacer: foreign messages are handed back, but never in a hot loop (pure, fake timers). */
 import assert from "node:assert/strict";
-import { holdMs, RejectPacer } from "../lib/reject_pacer.ts";
+import { holdMs, RejectPacer } from "../tester/reject_pacer.ts";
 import type { MqAckHandle } from "../handlers/mq.ts";
 
 /** Timers that fire only when the test says so. */

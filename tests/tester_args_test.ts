@@ -1,6 +1,6 @@
 /** bridgetester's command line: defaults, every flag, and the usage errors (pure, no services). */
 import assert from "node:assert/strict";
-import { parseTesterArgs, UsageError } from "../lib/tester_args.ts";
+import { parseTesterArgs, UsageError } from "../tester/args.ts";
 
 Deno.test("parseTesterArgs() defaults to the original's values", () => {
   assert.deepEqual(parseTesterArgs([]), {

@@ -1,7 +1,7 @@
 /** leftoverLines(): what a bridgetester run says it left on the queues (pure, no services). */
 import assert from "node:assert/strict";
-import { type LeftoverContext, leftoverLines } from "../lib/tester_leftovers.ts";
-import type { Summary } from "../lib/tester_summary.ts";
+import { type LeftoverContext, leftoverLines } from "../tester/leftovers.ts";
+import type { Summary } from "../tester/summary.ts";
 
 const CTX: LeftoverContext = {
   toWs: "orders.to_ws",

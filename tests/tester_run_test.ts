@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import type { Buffer } from "node:buffer";
 import type { MqAckHandle, MqDelivery, PublishProps } from "../handlers/mq.ts";
 import { systemClock } from "../lib/clock.ts";
-import { PUBLISH_WINDOW, runTester, type TesterMq, type TesterRunOptions } from "../lib/tester_run.ts";
-import type { TesterView } from "../lib/tester_views/view.ts";
+import { PUBLISH_WINDOW, runTester, type TesterMq, type TesterRunOptions } from "../tester/run.ts";
+import type { TesterView } from "../tester/views/view.ts";
 
 /** A broker and stub bridge in one: every confirmed publish comes back on the consumer. */
 class FakeMq implements TesterMq {

@@ -1,13 +1,7 @@
 /** The closing summary, its text and JSON forms, and the exit status (pure, no services). */
 import assert from "node:assert/strict";
-import { Reconciler } from "../lib/reconcile.ts";
-import {
-  exitStatus,
-  formatSummary,
-  reconciledLine,
-  type RunResult,
-  summarize,
-} from "../lib/tester_summary.ts";
+import { Reconciler } from "../tester/reconcile.ts";
+import { exitStatus, formatSummary, reconciledLine, type RunResult, summarize } from "../tester/summary.ts";
 
 /** A run of `count` messages sent 10 ms apart from t=1000; `back` maps message number to latency. */
 function run(count: number, back: Record<number, number>, extra: Partial<RunResult> = {}): RunResult {

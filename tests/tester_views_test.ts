@@ -1,11 +1,11 @@
 /** The views' layouts and lines, from a hand-made run state (pure, no terminal). */
 import assert from "node:assert/strict";
 import type { Clock } from "../lib/clock.ts";
-import { Reconciler } from "../lib/reconcile.ts";
-import { gridLines } from "../lib/tester_views/grid.ts";
-import { PlainView } from "../lib/tester_views/plain.ts";
-import { tableLines } from "../lib/tester_views/table.ts";
-import type { Phase, RunState } from "../lib/tester_views/view.ts";
+import { Reconciler } from "../tester/reconcile.ts";
+import { gridLines } from "../tester/views/grid.ts";
+import { PlainView } from "../tester/views/plain.ts";
+import { tableLines } from "../tester/views/table.ts";
+import type { Phase, RunState } from "../tester/views/view.ts";
 
 const clock: Clock = { now: () => 5000, wall: (mono) => new Date(2026, 0, 1, 12, 0, 0).getTime() + mono };
 

@@ -5,9 +5,9 @@
  */
 import { type LatencyStats, latencyStats } from "./percentiles.ts";
 import type { Reconciler } from "./reconcile.ts";
-import { TESTER_EXIT } from "./tester_args.ts";
-import { formatMs, formatMsValue } from "./tester_views/format.ts";
-import type { ForeignCounts } from "./tester_views/view.ts";
+import { TESTER_EXIT } from "./args.ts";
+import { formatMs, formatMsValue } from "./views/format.ts";
+import type { ForeignCounts } from "./views/view.ts";
 
 /** What the run measured, in monotonic milliseconds. */
 export interface RunResult {

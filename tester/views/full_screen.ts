@@ -7,7 +7,7 @@
  */
 import { formatMs, formatRate } from "./format.ts";
 import type { Screen, Size } from "./screen.ts";
-import type { Summary } from "../tester_summary.ts";
+import type { Summary } from "../summary.ts";
 import type { RunState, TesterView } from "./view.ts";
 
 /** Builds the lines of a frame. */

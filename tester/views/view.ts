@@ -3,9 +3,9 @@
  * run calls the hooks as things happen; a view only reads `RunState` and
  * writes to its own output, so the run does not know how it is shown.
  */
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../../lib/clock.ts";
 import type { Outcome, Reconciler } from "../reconcile.ts";
-import type { Summary } from "../tester_summary.ts";
+import type { Summary } from "../summary.ts";
 
 /** Where the run is. */
 export type Phase = "connecting" | "sending" | "waiting" | "done" | "interrupted";

@@ -17,12 +17,12 @@
  */
 import { Buffer } from "node:buffer";
 import type { MqDelivery, MqSession } from "../handlers/mq.ts";
-import { delay } from "./async.ts";
-import type { Clock } from "./clock.ts";
+import { delay } from "../lib/async.ts";
+import type { Clock } from "../lib/clock.ts";
 import { padBody, Reconciler, testBody, unpadBody } from "./reconcile.ts";
 import { RejectPacer } from "./reject_pacer.ts";
-import type { RunResult } from "./tester_summary.ts";
-import type { ForeignCounts, Phase, RunState, TesterView } from "./tester_views/view.ts";
+import type { RunResult } from "./summary.ts";
+import type { ForeignCounts, Phase, RunState, TesterView } from "./views/view.ts";
 
 /** The part of the broker session a run uses. */
 export type TesterMq = Pick<

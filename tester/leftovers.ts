@@ -6,7 +6,7 @@
  * expire), or on their way back to from_ws. Without `-x`, messages that were
  * not ours were handed back to from_ws and stay there. Pure.
  */
-import type { Summary } from "./tester_summary.ts";
+import type { Summary } from "./summary.ts";
 
 /** Where the run's messages went, and how it was configured (for the commands it suggests). */
 export interface LeftoverContext {

@@ -4,7 +4,7 @@
  * messages that came back since the previous sample (the "running" latency,
  * which shows a change as it happens instead of averaging it away).
  */
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../lib/clock.ts";
 import { type LatencyStats, latencyStats } from "./percentiles.ts";
 import type { Reconciler } from "./reconcile.ts";
 
