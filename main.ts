@@ -5,16 +5,16 @@
  * CloudWatch Logs) and metrics (CloudWatch), runs the bridge until a signal,
  * `--runsecs` or a failure, and turns the outcome into an exit status.
  */
-import { type BridgeCli, HELP, parseBridgeArgs, USAGE, UsageError } from "./lib/bridge_args.ts";
-import { type BridgeConfig, ConfigError, parseConfig, type RawConfig } from "./lib/config.ts";
-import { readApiCa, readBrokerCa, registerConfigSecrets, resolveConfig } from "./lib/config_secrets.ts";
+import { type BridgeCli, HELP, parseBridgeArgs, USAGE, UsageError } from "./config/bridge_args.ts";
+import { type BridgeConfig, ConfigError, parseConfig, type RawConfig } from "./config/config.ts";
+import { readApiCa, readBrokerCa, registerConfigSecrets, resolveConfig } from "./config/secrets.ts";
 import { longTimeout } from "./lib/long_timer.ts";
 import { runBridge } from "./lib/bridge.ts";
 import { MetricsRegistry } from "./lib/metrics.ts";
 import { Redactor } from "./lib/secret.ts";
 import { AwsPermissionError } from "./lib/aws_errors.ts";
 import { VERSION } from "./lib/version.ts";
-import { imdsOptionsFromEnv as imds, readIniFile } from "./handlers/config.ts";
+import { imdsOptionsFromEnv as imds, readIniFile } from "./config/ini_file.ts";
 import { imdsInstanceId, imdsRegion } from "./handlers/imds.ts";
 import {
   consoleSink,

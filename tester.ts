@@ -6,8 +6,8 @@
  * run, the summary and the exit status. The work is in tester/.
  */
 import { HELP, parseTesterArgs, TESTER_EXIT, type TesterCli, USAGE, UsageError } from "./tester/args.ts";
-import { type BridgeConfig, ConfigError, type RawConfig } from "./lib/config.ts";
-import { readBrokerCa, registerConfigSecrets, resolveConfig } from "./lib/config_secrets.ts";
+import { type BridgeConfig, ConfigError, type RawConfig } from "./config/config.ts";
+import { readBrokerCa, registerConfigSecrets, resolveConfig } from "./config/secrets.ts";
 import { systemClock } from "./lib/clock.ts";
 import { MetricsRegistry } from "./lib/metrics.ts";
 import { Redactor } from "./lib/secret.ts";
@@ -29,7 +29,7 @@ import { PlainView } from "./tester/views/plain.ts";
 import { Screen } from "./tester/views/screen.ts";
 import { tableLines } from "./tester/views/table.ts";
 import type { TesterView } from "./tester/views/view.ts";
-import { imdsOptionsFromEnv, readIniFile } from "./handlers/config.ts";
+import { imdsOptionsFromEnv, readIniFile } from "./config/ini_file.ts";
 import { imdsRegion } from "./handlers/imds.ts";
 import { createLogger, errorText, type LogSink } from "./handlers/logging.ts";
 import { MqGaveUpError, MqSession, MqSetupError } from "./handlers/mq.ts";

@@ -11,7 +11,7 @@ import { bridgeConnection, closeConnection, lineTime, nthLine, rssKiB } from "./
 // Issue 10's scenarios (delivery under pressure, counted both ways) live beside these.
 export { apiBurst, apiSigstopLight, apiSigstopLoad, quorumQueues, sigkillBothWays } from "./scenarios_api.ts";
 export { alarmBothWays, bigFramesAlarm, brokerOutage } from "./scenarios_broker.ts";
-import { KEYS } from "../lib/config_keys.ts";
+import { KEYS } from "../config/keys.ts";
 
 /** The bridges here run with the default prefetch. */
 const PREFETCH = Number(KEYS.find((k) => k.key === "mq_prefetch")!.default);

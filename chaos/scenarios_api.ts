@@ -6,7 +6,7 @@
  * quorum queues declared beforehand, SIGKILLs of the bridge both ways.
  * Each states its full size and the CI form (`size.quick`).
  */
-import { KEYS } from "../lib/config_keys.ts";
+import { KEYS } from "../config/keys.ts";
 import { holdFault, nextLineAfter, queueTypes, WS_LOST_LINE } from "./fault_kit.ts";
 import type { Run, Scenario, ScenarioSize } from "./harness.ts";
 

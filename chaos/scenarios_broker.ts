@@ -6,7 +6,7 @@
  * the old reconnect policy, and a memory alarm with traffic both ways.
  * Each states its full size and the CI form (`size.quick`).
  */
-import { KEYS } from "../lib/config_keys.ts";
+import { KEYS } from "../config/keys.ts";
 import { holdFault, RssSampler, untilBacklog } from "./fault_kit.ts";
 import type { Run, Scenario } from "./harness.ts";
 import { rssKiB } from "./procs.ts";

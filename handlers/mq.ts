@@ -22,7 +22,7 @@ import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } f
 import { Buffer } from "node:buffer";
 import { delay, within } from "../lib/async.ts";
 import type { Secret } from "../lib/secret.ts";
-import type { MqSettings } from "../lib/config.ts";
+import type { MqSettings } from "../config/config.ts";
 import { type Metrics, MQ_CONNECTION_ATTEMPTS_TOTAL, MQ_CONNECTIONS_LOST_TOTAL } from "../lib/metrics.ts";
 import { errorText, type Logger } from "./logging.ts";
 import {

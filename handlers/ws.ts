@@ -19,7 +19,7 @@
  *
  * The URL carries the token, so it is never logged.
  */
-import type { WsSettings } from "../lib/config.ts";
+import type { WsSettings } from "../config/config.ts";
 import { delay, within } from "../lib/async.ts";
 import { tokenUrl } from "../lib/jwt.ts";
 import type { ProxyEnv } from "../lib/http_proxy.ts";

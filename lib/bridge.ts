@@ -13,7 +13,7 @@
  * broker to confirm what the WebSocket sent, close the broker connections
  * (which returns anything unacknowledged to its queue).
  */
-import type { BridgeConfig } from "./config.ts";
+import type { BridgeConfig } from "../config/config.ts";
 import type { MqSession } from "../handlers/mq.ts";
 import type { WsClient, WsHandlers } from "../handlers/ws.ts";
 import type { Logger } from "../handlers/logging.ts";

@@ -5,7 +5,7 @@
  * attempt. The token is a credential; the URL that carries it is never logged.
  */
 import type { Secret } from "./secret.ts";
-import type { WsSettings } from "./config.ts";
+import type { WsSettings } from "../config/config.ts";
 
 /** What the token is made of; `now` is seconds since the epoch. */
 export interface TokenInput {

@@ -7,7 +7,7 @@
  * `-r` stays the original's `--report`, so `--ssm-region` has no short form.
  */
 import { parseArgs } from "node:util";
-import { UsageError } from "../lib/bridge_args.ts";
+import { UsageError } from "../config/bridge_args.ts";
 
 export { UsageError };
 

@@ -4,7 +4,7 @@
  * client, log lines and metrics in memory), and the real CLI spawned as a
  * process with its output collected line by line.
  */
-import { parseConfig, type WsSettings } from "../lib/config.ts";
+import { parseConfig, type WsSettings } from "../config/config.ts";
 import { runBridge } from "../lib/bridge.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { Redactor, Secret } from "../lib/secret.ts";

@@ -4,7 +4,7 @@
  * accounting and what its output may (not) contain.
  */
 import assert from "node:assert/strict";
-import { HELP, parseBridgeArgs, UsageError } from "../lib/bridge_args.ts";
+import { HELP, parseBridgeArgs, UsageError } from "../config/bridge_args.ts";
 import { VERSION } from "../lib/version.ts";
 import { bridgeValues, spawnBridge, TEST_CLIENT_SECRET, writeIni } from "./_bridge.ts";
 import { brokerUser, openBroker } from "./_broker.ts";

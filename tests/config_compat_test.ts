@@ -5,9 +5,9 @@
  * with value errors.
  */
 import assert from "node:assert/strict";
-import { ConfigError, parseConfig } from "../lib/config.ts";
-import { KEYS } from "../lib/config_keys.ts";
-import { iniToRaw } from "../handlers/config.ts";
+import { ConfigError, parseConfig } from "../config/config.ts";
+import { KEYS } from "../config/keys.ts";
+import { iniToRaw } from "../config/ini_file.ts";
 
 const STUB = { ws: false, logs: false, metrics: false };
 const ALL = { ws: true, logs: true, metrics: true };

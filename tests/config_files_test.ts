@@ -5,9 +5,9 @@
  * `--check-config` prints), with real files made by openssl.
  */
 import assert from "node:assert/strict";
-import { ConfigError, type RawConfig } from "../lib/config.ts";
-import { readBrokerCa, resolveConfig } from "../lib/config_secrets.ts";
-import { pemCertificatesProblem } from "../lib/pem.ts";
+import { ConfigError, type RawConfig } from "../config/config.ts";
+import { readBrokerCa, resolveConfig } from "../config/secrets.ts";
+import { pemCertificatesProblem } from "../config/pem.ts";
 import { makeTestPki } from "./_tls.ts";
 
 const STUB = { ws: false, logs: false, metrics: false };

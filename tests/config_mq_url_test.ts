@@ -6,8 +6,8 @@
  * configuration error naming the key, never the value.
  */
 import assert from "node:assert/strict";
-import { ConfigError, type MqSettings, parseConfig } from "../lib/config.ts";
-import { registerConfigSecrets } from "../lib/config_secrets.ts";
+import { ConfigError, type MqSettings, parseConfig } from "../config/config.ts";
+import { registerConfigSecrets } from "../config/secrets.ts";
 import { Redactor } from "../lib/secret.ts";
 
 const STUB = { ws: false, logs: false, metrics: false };

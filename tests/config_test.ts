@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { ConfigError, parseConfig, type RawConfig } from "../lib/config.ts";
-import { KEYS } from "../lib/config_keys.ts";
-import { iniToRaw, readIniFile } from "../handlers/config.ts";
+import { ConfigError, parseConfig, type RawConfig } from "../config/config.ts";
+import { KEYS } from "../config/keys.ts";
+import { iniToRaw, readIniFile } from "../config/ini_file.ts";
 
 const STUB = { ws: false, logs: false, metrics: false };
 const ALL = { ws: true, logs: true, metrics: true };
@@ -77,7 +77,7 @@ Deno.test("parseConfig() fills in every default of the original and of our own k
   assert.equal(config.cloudwatch.metricsResolutionSecs, 10);
 });
 
-Deno.test("parseConfig() defaults match the documented defaults in config_keys.ts", () => {
+Deno.test("parseConfig() defaults match the documented defaults in config/keys.ts", () => {
   const config = parseConfig(raw(MINIMAL), ALL);
   const resolved: Record<string, unknown> = {
     "ws_api.ws_ping_interval": config.ws?.pingIntervalSecs,

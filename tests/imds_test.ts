@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { imdsInstanceId, imdsRegion } from "../handlers/imds.ts";
 import { resolveRegion } from "../handlers/ssm.ts";
-import { ConfigError } from "../lib/config.ts";
+import { ConfigError } from "../config/config.ts";
 import { awsEnv, deadEndpoint, startImds, startMoto, startSilentServer } from "./_aws.ts";
 
 Deno.test("imdsInstanceId() and imdsRegion() read IMDSv2 with a session token", async () => {

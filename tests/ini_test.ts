@@ -1,12 +1,12 @@
 /**
  * The INI reader against Python's own configparser: each case is parsed by
- * lib/ini.ts and by `configparser.ConfigParser()` (the original service's
+ * config/ini.ts and by `configparser.ConfigParser()` (the original service's
  * reader, strict mode, BasicInterpolation) run in a real python3, and the
  * two must agree on every section, key and value, and on which files and
  * keys are errors. Then the messages, which must never quote a value.
  */
 import assert from "node:assert/strict";
-import { DEFAULT_SECTION, parseIni, resolveSection } from "../lib/ini.ts";
+import { DEFAULT_SECTION, parseIni, resolveSection } from "../config/ini.ts";
 
 /** Python's view: sections (DEFAULT's keys merged in) with values, or the error it raised. */
 type Python = { error: string } | { sections: Record<string, Record<string, string | { error: string }>> };

@@ -12,7 +12,7 @@ import {
   tokenUrl,
   wsUrl,
 } from "../lib/jwt.ts";
-import { parseConfig } from "../lib/config.ts";
+import { parseConfig } from "../config/config.ts";
 import { Secret } from "../lib/secret.ts";
 import { fromBase64Url, UUID_V4, verifyToken } from "./_jwt.ts";
 

@@ -4,7 +4,7 @@
  * real python3 on the same strings.
  */
 import assert from "node:assert/strict";
-import { pythonFloat, pythonInt } from "../lib/py_number.ts";
+import { pythonFloat, pythonInt } from "../config/py_number.ts";
 
 const INPUTS = [
   "10",

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { GetParametersByPathCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { readSsmConfig } from "../handlers/ssm.ts";
 import { migrateToSsm } from "../handlers/ssm_migrate.ts";
-import { iniToRaw } from "../handlers/config.ts";
-import { ConfigError, parseConfig } from "../lib/config.ts";
+import { iniToRaw } from "../config/ini_file.ts";
+import { ConfigError, parseConfig } from "../config/config.ts";
 import { AwsPermissionError } from "../lib/aws.ts";
 import {
   awsEnv,

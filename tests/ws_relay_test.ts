@@ -7,7 +7,7 @@
  * removes is measured by `deno task bench`, not asserted here.
  */
 import assert from "node:assert/strict";
-import type { WsSettings } from "../lib/config.ts";
+import type { WsSettings } from "../config/config.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { RelayDir } from "../lib/ws_relay.ts";
 import type { ProxyEnv } from "../lib/http_proxy.ts";

@@ -4,7 +4,7 @@
  * (_raw_ws_server.ts), a listener that never answers, and a closed port.
  */
 import assert from "node:assert/strict";
-import type { WsSettings } from "../lib/config.ts";
+import type { WsSettings } from "../config/config.ts";
 import { MetricsRegistry, WS_CONNECTION_ATTEMPTS_TOTAL, WS_CONNECTIONS_LOST_TOTAL } from "../lib/metrics.ts";
 import { Redactor } from "../lib/secret.ts";
 import { createLogger } from "../handlers/logging.ts";

@@ -5,10 +5,10 @@
  * mq2wsbridge (service and `--check-config`) and bridgetester turn raw values
  * into a configuration, so they refuse exactly the same things.
  */
-import { SECRET_KEYS } from "./config_keys.ts";
+import { SECRET_KEYS } from "./keys.ts";
 import { type BridgeConfig, ConfigError, type ConfigNeeds, parseConfig, type RawConfig } from "./config.ts";
 import { pemCertificatesProblem } from "./pem.ts";
-import type { Redactor } from "./secret.ts";
+import type { Redactor } from "../lib/secret.ts";
 
 /** Registers each secret value of `raw` (and the password inside `mq_url`) with `redactor`. */
 export function registerConfigSecrets(raw: RawConfig, redactor: Redactor): void {

@@ -6,10 +6,10 @@
  * is readable by group or others. Also where both programs read the
  * instance metadata settings from the environment, for `-s` off EC2.
  */
-import { DEFAULT_SECTION, parseIni, resolveSection } from "../lib/ini.ts";
-import { ConfigError, type RawConfig } from "../lib/config.ts";
-import { KEYS, KNOWN_KEYS } from "../lib/config_keys.ts";
-import type { ImdsOptions } from "./imds.ts";
+import { DEFAULT_SECTION, parseIni, resolveSection } from "./ini.ts";
+import { ConfigError, type RawConfig } from "./config.ts";
+import { KEYS, KNOWN_KEYS } from "./keys.ts";
+import type { ImdsOptions } from "../handlers/imds.ts";
 
 /** Raw values from an INI file, plus warnings the caller should log. */
 export interface IniSource {

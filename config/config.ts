@@ -4,10 +4,10 @@
  * Every problem is collected and reported at once, each naming its key; a
  * secret's value never appears in a problem.
  */
-import { KNOWN_KEYS, SECRET_KEYS } from "./config_keys.ts";
+import { KNOWN_KEYS, SECRET_KEYS } from "./keys.ts";
 import { amazonMqAddress, type BrokerAddress, mqUrlAddress } from "./broker_url.ts";
 import { pythonFloat } from "./py_number.ts";
-import { redactUrl, Secret } from "./secret.ts";
+import { redactUrl, Secret } from "../lib/secret.ts";
 
 /** Raw values from one source: `values` maps `section.key` to its text. */
 export interface RawConfig {
