@@ -12,27 +12,20 @@ import { longTimeout } from "./lib/long_timer.ts";
 import { runBridge } from "./lib/bridge.ts";
 import { MetricsRegistry } from "./lib/metrics.ts";
 import { Redactor } from "./lib/secret.ts";
-import { AwsPermissionError } from "./lib/aws_errors.ts";
+import { AwsPermissionError } from "./handlers/aws/errors.ts";
 import { VERSION } from "./lib/version.ts";
 import { imdsOptionsFromEnv as imds, readIniFile } from "./config/ini_file.ts";
-import { imdsInstanceId, imdsRegion } from "./handlers/imds.ts";
-import {
-  consoleSink,
-  createLogger,
-  DeferredSink,
-  errorText,
-  type Logger,
-  type LogSink,
-} from "./handlers/logging.ts";
-import type { MetricsPublisher } from "./handlers/metrics.ts";
-import { bridgeSessions, MqAccessError, MqGaveUpError, MqSetupError } from "./handlers/mq.ts";
-import { proxyEnvFrom, proxyProblemFor } from "./lib/http_proxy.ts";
-import { WsClient, WsGaveUpError } from "./handlers/ws.ts";
+import { imdsInstanceId, imdsRegion } from "./handlers/aws/imds.ts";
+import { consoleSink, createLogger, DeferredSink, errorText, type Logger, type LogSink } from "./lib/log.ts";
+import type { MetricsPublisher } from "./handlers/aws/cloudwatch_metrics.ts";
+import { bridgeSessions, MqAccessError, MqGaveUpError, MqSetupError } from "./handlers/mq/session.ts";
+import { proxyEnvFrom, proxyProblemFor } from "./handlers/ws/http_proxy.ts";
+import { WsClient, WsGaveUpError } from "./handlers/ws/client.ts";
 
 // The AWS handlers (Parameter Store, CloudWatch Logs and metrics) are imported only when -s, -l, -m
 // or -M asks for them: the AWS SDK they load costs about 19 MiB of resident memory otherwise
 // unused. Literal specifiers keep them in the graph `deno compile` embeds.
-const ssm = () => import("./handlers/ssm.ts");
+const ssm = () => import("./handlers/aws/ssm.ts");
 
 /**
  * Exit statuses (sysexits.h where one fits). NOPERM: credentials or a
@@ -202,7 +195,7 @@ async function migrate(cli: BridgeCli, log: Logger, redactor: Redactor): Promise
   for (const warning of warnings) log.warn(warning);
   parseConfig(raw, { ws: !cli.websocketStub, logs: cli.cloudwatchLogs, metrics: cli.cloudwatchMetrics });
   const { resolveRegion } = await ssm();
-  const { migrateToSsm } = await import("./handlers/ssm_migrate.ts");
+  const { migrateToSsm } = await import("./handlers/aws/ssm_migrate.ts");
   const { region } = await resolveRegion({
     explicit: cli.ssmRegion,
     instanceRegion: () => imdsRegion(imds()),
@@ -221,7 +214,7 @@ async function migrate(cli: BridgeCli, log: Logger, redactor: Redactor): Promise
 }
 
 async function openLogs(config: BridgeConfig) {
-  const { openCloudWatchLogs } = await import("./handlers/cloudwatch_logs.ts");
+  const { openCloudWatchLogs } = await import("./handlers/aws/cloudwatch_logs.ts");
   const cw = config.cloudwatch;
   return await openCloudWatchLogs({
     region: cw.region!,
@@ -236,7 +229,7 @@ async function openMetrics(
   registry: MetricsRegistry,
   log: Logger,
 ): Promise<MetricsPublisher> {
-  const { startMetricsPublisher } = await import("./handlers/metrics.ts");
+  const { startMetricsPublisher } = await import("./handlers/aws/cloudwatch_metrics.ts");
   const cw = config.cloudwatch;
   return await startMetricsPublisher({
     region: cw.region!,

@@ -30,10 +30,10 @@ import { Screen } from "./tester/views/screen.ts";
 import { tableLines } from "./tester/views/table.ts";
 import type { TesterView } from "./tester/views/view.ts";
 import { imdsOptionsFromEnv, readIniFile } from "./config/ini_file.ts";
-import { imdsRegion } from "./handlers/imds.ts";
-import { createLogger, errorText, type LogSink } from "./handlers/logging.ts";
-import { MqGaveUpError, MqSession, MqSetupError } from "./handlers/mq.ts";
-import { readSsmConfig, resolveRegion } from "./handlers/ssm.ts";
+import { imdsRegion } from "./handlers/aws/imds.ts";
+import { createLogger, errorText, type LogSink } from "./lib/log.ts";
+import { MqGaveUpError, MqSession, MqSetupError } from "./handlers/mq/session.ts";
+import { readSsmConfig, resolveRegion } from "./handlers/aws/ssm.ts";
 
 const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 

@@ -2,7 +2,7 @@
  * `deno task bench:ws`: the WebSocket hop alone, without the broker. A
  * client in this process sends to the echo server (tools/echo_server.ts, its
  * own process) and times each message there and back, through the bridge's
- * relay (lib/ws_relay.ts) with `ws_no_delay = true` and `false`, and
+ * relay (handlers/ws/relay.ts) with `ws_no_delay = true` and `false`, and
  * directly (Deno's WebSocket client alone, as a reference: Nagle's algorithm on):
  *
  * - lone: one message at a time, the next sent when the last came back;
@@ -11,7 +11,7 @@
  * It prints a table; nothing is written.
  */
 import { denoScript } from "../tools/program.ts";
-import { RelayDir } from "../lib/ws_relay.ts";
+import { RelayDir } from "../handlers/ws/relay.ts";
 
 const SIZES = [100, 16_384];
 const DECODER = new TextDecoder();
@@ -36,7 +36,7 @@ class Hop implements AsyncDisposable {
     this.#ws = ws;
     this.#relay = relay;
     ws.onmessage = (event) => {
-      // Through the relay every message arrives as bytes (lib/ws_frames.ts); directly, as text.
+      // Through the relay every message arrives as bytes (handlers/ws/frames.ts); directly, as text.
       const data = typeof event.data === "string" ? event.data : DECODER.decode(event.data);
       const id = Number(data.slice(0, 10));
       this.#onBack?.(id, performance.now() - this.#sentAt.get(id)!);

@@ -18,8 +18,8 @@
  * (quorum) that a classic declaration would be refused on.
  */
 import { Buffer } from "node:buffer";
-import { type MqDelivery, MqSession } from "../handlers/mq.ts";
-import { createLogger, type LogSink } from "../handlers/logging.ts";
+import { type MqDelivery, MqSession } from "../handlers/mq/session.ts";
+import { createLogger, type LogSink } from "../lib/log.ts";
 import { delay } from "../lib/async.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { Secret } from "../lib/secret.ts";

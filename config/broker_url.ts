@@ -1,6 +1,6 @@
 /**
  * The broker's address from `[aws_mq]`, pure: the URL with the login in it
- * (percent-encoded as UTF-8, so any character survives; handlers/mq_protocol.ts
+ * (percent-encoded as UTF-8, so any character survives; handlers/mq/protocol.ts
  * decodes it as UTF-8 for the client). A `mq_url` whose own user info is not valid
  * percent-encoding is refused here, as a configuration problem, instead of
  * failing in the client later ("URI malformed").

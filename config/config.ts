@@ -47,7 +47,7 @@ export interface WsSettings {
   maxBufferedBytes: number;
   /** to_ws messages larger than this are rejected (dead-lettered), never sent. */
   maxMessageBytes: number;
-  /** TCP_NODELAY on the API connection the relay makes (lib/ws_relay.ts). */
+  /** TCP_NODELAY on the API connection the relay makes (handlers/ws/relay.ts). */
   noDelay: boolean;
   /** PEM file of the CA that signed the API's certificate, if not a public one. */
   caFile: string | null;
@@ -57,7 +57,7 @@ export interface WsSettings {
 export interface MqSettings {
   /**
    * The broker URL with the credentials in it, user and password percent-encoded as UTF-8 (any
-   * character survives; handlers/mq_protocol.ts decodes them for the client).
+   * character survives; handlers/mq/protocol.ts decodes them for the client).
    */
   url: Secret;
   /** The broker URL with the password hidden, for logs. */

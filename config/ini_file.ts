@@ -9,7 +9,7 @@
 import { DEFAULT_SECTION, parseIni, resolveSection } from "./ini.ts";
 import { ConfigError, type RawConfig } from "./config.ts";
 import { KEYS, KNOWN_KEYS } from "./keys.ts";
-import type { ImdsOptions } from "../handlers/imds.ts";
+import type { ImdsOptions } from "../handlers/aws/imds.ts";
 
 /** Raw values from an INI file, plus warnings the caller should log. */
 export interface IniSource {

@@ -7,8 +7,8 @@
  * (default amqp://guest:guest@127.0.0.1:5672).
  */
 import { Buffer } from "node:buffer";
-import { type MqDelivery, MqSession } from "../handlers/mq.ts";
-import { createLogger, MemorySink } from "../handlers/logging.ts";
+import { type MqDelivery, MqSession } from "../handlers/mq/session.ts";
+import { createLogger, MemorySink } from "../lib/log.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { redactUrl, Secret } from "../lib/secret.ts";
 import { startEchoServer } from "../tools/echo_server.ts";

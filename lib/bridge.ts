@@ -14,9 +14,9 @@
  * (which returns anything unacknowledged to its queue).
  */
 import type { BridgeConfig } from "../config/config.ts";
-import type { MqSession } from "../handlers/mq.ts";
-import type { WsClient, WsHandlers } from "../handlers/ws.ts";
-import type { Logger } from "../handlers/logging.ts";
+import type { MqSession } from "../handlers/mq/session.ts";
+import type { WsClient, WsHandlers } from "../handlers/ws/client.ts";
+import type { Logger } from "./log.ts";
 import { Buffer, isUtf8 } from "node:buffer";
 import { within } from "./async.ts";
 import { FromWsPublisher } from "./from_ws.ts";

@@ -20,9 +20,9 @@
  * The to_ws direction uses it to delay acknowledgements (see to_ws.ts).
  */
 import { Buffer } from "node:buffer";
-import type { MqSession } from "../handlers/mq.ts";
-import { MqReturnedError } from "../handlers/mq.ts";
-import { errorText, type Logger } from "../handlers/logging.ts";
+import type { MqSession } from "../handlers/mq/session.ts";
+import { MqReturnedError } from "../handlers/mq/session.ts";
+import { errorText, type Logger } from "./log.ts";
 import { systemTimers, type TimerHandle, type Timers } from "./timers.ts";
 import { EventSummary } from "./event_summary.ts";
 import { bodyPreview } from "./body_preview.ts";

@@ -24,9 +24,9 @@
  * and acknowledged once the broker confirms it.
  */
 import { type Buffer, isUtf8 } from "node:buffer";
-import type { MqAckHandle, MqDelivery, MqSession } from "../handlers/mq.ts";
-import type { WsConnection } from "../handlers/ws.ts";
-import type { Logger } from "../handlers/logging.ts";
+import type { MqAckHandle, MqDelivery, MqSession } from "../handlers/mq/session.ts";
+import type { WsConnection } from "../handlers/ws/client.ts";
+import type { Logger } from "./log.ts";
 import { within } from "./async.ts";
 import { systemTimers, type TimerHandle, type Timers } from "./timers.ts";
 import type { FromWsPublisher, ReplyWatermark } from "./from_ws.ts";

@@ -20,7 +20,7 @@ export interface Program {
  * and sys (the AWS SDK reads its settings from the environment and the OS
  * release), and write in /tmp and /run/mq2wsbridge (systemd's
  * RuntimeDirectory=) only, for the private Unix socket of the WebSocket
- * relay (lib/ws_relay.ts). bridgetester also writes its report and JSON
+ * relay (handlers/ws/relay.ts). bridgetester also writes its report and JSON
  * summary. Neither may run subprocesses or load native code.
  */
 export const PROGRAMS: readonly Program[] = [

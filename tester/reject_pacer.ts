@@ -20,7 +20,7 @@
  * to the tester that had just released it, every time, for the whole end
  * delay. Random holds break that lockstep within a few cycles.
  */
-import type { MqAckHandle } from "../handlers/mq.ts";
+import type { MqAckHandle } from "../handlers/mq/session.ts";
 
 /** How long to hold a message the `n`th time we see it (n >= 1), before jitter. */
 export function holdMs(n: number, baseMs: number, maxMs: number): number {

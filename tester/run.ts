@@ -16,7 +16,7 @@
  * `-x`, otherwise handed back through a `RejectPacer` (see there for why).
  */
 import { Buffer } from "node:buffer";
-import type { MqDelivery, MqSession } from "../handlers/mq.ts";
+import type { MqDelivery, MqSession } from "../handlers/mq/session.ts";
 import { delay } from "../lib/async.ts";
 import type { Clock } from "../lib/clock.ts";
 import { padBody, Reconciler, testBody, unpadBody } from "./reconcile.ts";

@@ -6,8 +6,8 @@
  * mq_test.ts, ws_test.ts and bridge_test.ts.
  */
 import { Buffer } from "node:buffer";
-import type { MqAckHandle, MqDelivery, PublishProps } from "../handlers/mq.ts";
-import type { WsConnection } from "../handlers/ws.ts";
+import type { MqAckHandle, MqDelivery, PublishProps } from "../handlers/mq/session.ts";
+import type { WsConnection } from "../handlers/ws/client.ts";
 import type { PublishTarget } from "../lib/from_ws.ts";
 import type { ConsumeSource } from "../lib/to_ws.ts";
 import type { TimerHandle, Timers } from "../lib/timers.ts";

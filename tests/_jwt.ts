@@ -1,6 +1,6 @@
 /**
  * Test helper: checks a token the way the WebSocket API would, independently
- * of lib/jwt.ts (its own base64url and hex decoding, WebCrypto's verify).
+ * of handlers/ws/jwt.ts (its own base64url and hex decoding, WebCrypto's verify).
  */
 import assert from "node:assert/strict";
 

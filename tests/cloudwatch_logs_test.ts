@@ -6,9 +6,9 @@ import {
   DescribeLogGroupsCommand,
   GetLogEventsCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
-import { type CloudWatchLogsOptions, openCloudWatchLogs } from "../handlers/cloudwatch_logs.ts";
-import type { LogRecord } from "../handlers/logging.ts";
-import { EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES, MAX_EVENT_BYTES } from "../lib/log_batch.ts";
+import { type CloudWatchLogsOptions, openCloudWatchLogs } from "../handlers/aws/cloudwatch_logs.ts";
+import type { LogRecord } from "../lib/log.ts";
+import { EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES, MAX_EVENT_BYTES } from "../handlers/aws/log_batch.ts";
 import {
   awsEnv,
   deadEndpoint,

@@ -8,8 +8,8 @@ import {
   MetricsRegistry,
   WS_READ_PAUSES_TOTAL,
 } from "../lib/metrics.ts";
-import { MqReturnedError, MqUnavailableError } from "../handlers/mq.ts";
-import { createLogger, MemorySink } from "../handlers/logging.ts";
+import { MqReturnedError, MqUnavailableError } from "../handlers/mq/session.ts";
+import { createLogger, MemorySink } from "../lib/log.ts";
 import { FakeTarget, FakeTimers } from "./_fakes.ts";
 
 function setup(options: { limit?: number; limitBytes?: number; window?: number } = {}) {

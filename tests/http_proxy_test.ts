@@ -1,6 +1,6 @@
-/** Which proxy the WebSocket connection goes through (lib/http_proxy.ts); the tunnel itself is tested against tinyproxy. */
+/** Which proxy the WebSocket connection goes through (handlers/ws/http_proxy.ts); the tunnel itself is tested against tinyproxy. */
 import assert from "node:assert/strict";
-import { bypasses, proxyEnvFrom, proxyFor, proxyLabel } from "../lib/http_proxy.ts";
+import { bypasses, proxyEnvFrom, proxyFor, proxyLabel } from "../handlers/ws/http_proxy.ts";
 
 const wss = { hostname: "api.example.com", port: 443, tls: true };
 const ws = { hostname: "api.example.com", port: 80, tls: false };

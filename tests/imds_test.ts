@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { imdsInstanceId, imdsRegion } from "../handlers/imds.ts";
-import { resolveRegion } from "../handlers/ssm.ts";
+import { imdsInstanceId, imdsRegion } from "../handlers/aws/imds.ts";
+import { resolveRegion } from "../handlers/aws/ssm.ts";
 import { ConfigError } from "../config/config.ts";
 import { awsEnv, deadEndpoint, startImds, startMoto, startSilentServer } from "./_aws.ts";
 

@@ -1,5 +1,5 @@
 /**
- * The WebSocket API token (SPEC 5): checked independently of lib/jwt.ts,
+ * The WebSocket API token (SPEC 5): checked independently of handlers/ws/jwt.ts,
  * with WebCrypto's HMAC verify and a base64url decoder of the test's own.
  */
 import assert from "node:assert/strict";
@@ -11,7 +11,7 @@ import {
   type TokenInput,
   tokenUrl,
   wsUrl,
-} from "../lib/jwt.ts";
+} from "../handlers/ws/jwt.ts";
 import { parseConfig } from "../config/config.ts";
 import { Secret } from "../lib/secret.ts";
 import { fromBase64Url, UUID_V4, verifyToken } from "./_jwt.ts";

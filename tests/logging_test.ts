@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLogger, DeferredSink, errorText, formatLine, MemorySink } from "../handlers/logging.ts";
+import { createLogger, DeferredSink, errorText, formatLine, MemorySink } from "../lib/log.ts";
 import { Redactor, Secret } from "../lib/secret.ts";
 
 function logAll(info: boolean, debug: boolean): string[] {

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { CloudWatchClient, GetMetricDataCommand, ListMetricsCommand } from "@aws-sdk/client-cloudwatch";
-import { CW_METRICS_PUBLISH_FAILURES_TOTAL, startMetricsPublisher } from "../handlers/metrics.ts";
-import { imdsInstanceId } from "../handlers/imds.ts";
-import { createLogger, MemorySink } from "../handlers/logging.ts";
+import {
+  CW_METRICS_PUBLISH_FAILURES_TOTAL,
+  startMetricsPublisher,
+} from "../handlers/aws/cloudwatch_metrics.ts";
+import { imdsInstanceId } from "../handlers/aws/imds.ts";
+import { createLogger, MemorySink } from "../lib/log.ts";
 import * as M from "../lib/metrics.ts";
 import {
   type AwsCall,

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { MetricsRegistry, MQ_CONNECTION_ATTEMPTS_TOTAL, MQ_CONNECTIONS_LOST_TOTAL } from "../lib/metrics.ts";
 import { Redactor, redactUrl, Secret } from "../lib/secret.ts";
-import { createLogger } from "../handlers/logging.ts";
+import { createLogger } from "../lib/log.ts";
 import {
   MqAccessError,
   type MqDelivery,
@@ -18,7 +18,7 @@ import {
   MqSetupError,
   MqUnavailableError,
   withHeartbeat,
-} from "../handlers/mq.ts";
+} from "../handlers/mq/session.ts";
 import { WatchedSink } from "./_bridge.ts";
 import { AMQP_URL, brokerUser, closeConnectionsNamed, consumersOf, openBroker } from "./_broker.ts";
 import { startProxy, type TcpProxy } from "./_proxy.ts";

@@ -40,7 +40,7 @@ const INPUTS = [
   " ",
   "1 0",
   "--1",
-  "١٠", // Arabic-Indic digits: Python takes them, we do not (see lib/py_number.ts)
+  "١٠", // Arabic-Indic digits: Python takes them, we do not (see config/py_number.ts)
 ];
 
 const SCRIPT = `

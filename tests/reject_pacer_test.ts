@@ -1,7 +1,7 @@
 /** RejectPacer: foreign messages are handed back, but never in a hot loop (pure, fake timers). */
 import assert from "node:assert/strict";
 import { holdMs, RejectPacer } from "../tester/reject_pacer.ts";
-import type { MqAckHandle } from "../handlers/mq.ts";
+import type { MqAckHandle } from "../handlers/mq/session.ts";
 
 /** Timers that fire only when the test says so. */
 class ManualTimers {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { GetParametersByPathCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { readSsmConfig } from "../handlers/ssm.ts";
-import { migrateToSsm } from "../handlers/ssm_migrate.ts";
+import { readSsmConfig } from "../handlers/aws/ssm.ts";
+import { migrateToSsm } from "../handlers/aws/ssm_migrate.ts";
 import { iniToRaw } from "../config/ini_file.ts";
 import { ConfigError, parseConfig } from "../config/config.ts";
-import { AwsPermissionError } from "../lib/aws.ts";
+import { AwsPermissionError } from "../handlers/aws/client.ts";
 import {
   awsEnv,
   deadEndpoint,

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { Buffer } from "node:buffer";
-import type { MqAckHandle, MqDelivery, PublishProps } from "../handlers/mq.ts";
+import type { MqAckHandle, MqDelivery, PublishProps } from "../handlers/mq/session.ts";
 import { systemClock } from "../lib/clock.ts";
 import { PUBLISH_WINDOW, runTester, type TesterMq, type TesterRunOptions } from "../tester/run.ts";
 import type { TesterView } from "../tester/views/view.ts";

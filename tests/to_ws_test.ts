@@ -8,7 +8,7 @@ import { Buffer } from "node:buffer";
 import { FromWsPublisher } from "../lib/from_ws.ts";
 import { MetricsRegistry, TO_WS_REJECTED_TOTAL, TO_WS_REQUEUED_TOTAL, TO_WS_TOTAL } from "../lib/metrics.ts";
 import { isText, ToWsPump } from "../lib/to_ws.ts";
-import { createLogger, MemorySink } from "../handlers/logging.ts";
+import { createLogger, MemorySink } from "../lib/log.ts";
 import { FakeConnection, FakeSource, FakeTarget, FakeTimers } from "./_fakes.ts";
 
 const ACK_DELAY_MS = 30;

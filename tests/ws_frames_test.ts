@@ -1,6 +1,6 @@
-/** The relay's view of the client's byte stream (lib/ws_frames.ts), byte by byte and chunk by chunk. */
+/** The relay's view of the client's byte stream (handlers/ws/frames.ts), byte by byte and chunk by chunk. */
 import assert from "node:assert/strict";
-import { clientPingFrame, FrameScanner, OP_BINARY, OP_TEXT, setOpcode } from "../lib/ws_frames.ts";
+import { clientPingFrame, FrameScanner, OP_BINARY, OP_TEXT, setOpcode } from "../handlers/ws/frames.ts";
 
 const HEAD = new TextEncoder().encode("GET /ws?jwt=x HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n");
 

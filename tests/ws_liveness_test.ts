@@ -1,6 +1,6 @@
-/** When the relay pings and when it gives a connection up (lib/ws_liveness.ts), as numbers. */
+/** When the relay pings and when it gives a connection up (handlers/ws/liveness.ts), as numbers. */
 import assert from "node:assert/strict";
-import { judgeLiveness, type LinkActivity } from "../lib/ws_liveness.ts";
+import { judgeLiveness, type LinkActivity } from "../handlers/ws/liveness.ts";
 
 const I = 10_000;
 const at = (now: number, over: Partial<LinkActivity> = {}): LinkActivity => ({

@@ -1,5 +1,5 @@
 /**
- * The relay (lib/ws_relay.ts) with the real WebSocket client: ws:// and
+ * The relay (handlers/ws/relay.ts) with the real WebSocket client: ws:// and
  * wss:// (a private CA, TLS made by the relay) end to end, the private
  * socket directory and its clean-up, certificate checking, backpressure (a
  * paused link reads nothing more from the API, and loses nothing), and what
@@ -9,11 +9,11 @@
 import assert from "node:assert/strict";
 import type { WsSettings } from "../config/config.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
-import { RelayDir } from "../lib/ws_relay.ts";
-import type { ProxyEnv } from "../lib/http_proxy.ts";
+import { RelayDir } from "../handlers/ws/relay.ts";
+import type { ProxyEnv } from "../handlers/ws/http_proxy.ts";
 import { startTinyproxy } from "./_tinyproxy.ts";
-import { createLogger } from "../handlers/logging.ts";
-import { WsClient, type WsConnection, type WsHandlers } from "../handlers/ws.ts";
+import { createLogger } from "../lib/log.ts";
+import { WsClient, type WsConnection, type WsHandlers } from "../handlers/ws/client.ts";
 import { WatchedSink, wsSettings } from "./_bridge.ts";
 import { makeTestPki, startTlsForwarder } from "./_tls.ts";
 import { startWsServer, withDeadline } from "./_ws_server.ts";

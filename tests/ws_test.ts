@@ -7,14 +7,14 @@ import assert from "node:assert/strict";
 import type { WsSettings } from "../config/config.ts";
 import { MetricsRegistry, WS_CONNECTION_ATTEMPTS_TOTAL, WS_CONNECTIONS_LOST_TOTAL } from "../lib/metrics.ts";
 import { Redactor } from "../lib/secret.ts";
-import { createLogger } from "../handlers/logging.ts";
+import { createLogger } from "../lib/log.ts";
 import {
   WsClient,
   type WsCloseInfo,
   type WsConnection,
   WsGaveUpError,
   type WsHandlers,
-} from "../handlers/ws.ts";
+} from "../handlers/ws/client.ts";
 import { TEST_CLIENT_SECRET, WatchedSink, wsSettings } from "./_bridge.ts";
 import { UUID_V4, verifyToken } from "./_jwt.ts";
 import { acceptKey, OP, startRawWsServer } from "./_raw_ws_server.ts";

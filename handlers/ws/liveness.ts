@@ -1,5 +1,5 @@
 /**
- * When the relay (lib/ws_relay.ts) pings the API and when it gives the
+ * When the relay (handlers/ws/relay.ts) pings the API and when it gives the
  * connection up, as a pure function of what it has seen, so the rule can be
  * tested with numbers instead of clocks.
  *

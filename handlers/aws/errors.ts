@@ -1,5 +1,5 @@
 /**
- * The AWS error main.ts must recognise, apart from lib/aws.ts so that
+ * The AWS error main.ts must recognise, apart from handlers/aws/client.ts so that
  * recognising it does not load the AWS SDK (which the bridge loads only
  * with -s, -l, -m or -M).
  */

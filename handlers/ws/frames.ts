@@ -1,5 +1,5 @@
 /**
- * WebSocket framing as the relay (lib/ws_relay.ts) sees the two byte
+ * WebSocket framing as the relay (handlers/ws/relay.ts) sees the two byte
  * streams. It never decodes payloads. It needs to know where frames end and
  * how many payload bytes of data frames have gone by (so that it can say
  * which messages are written out to the TCP socket, and where a ping frame of

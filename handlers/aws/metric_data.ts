@@ -4,7 +4,7 @@
  * and "recent" attempt counts from the difference between the snapshots, and
  * every gauge as is. Pure, so the published names and values are easy to test.
  */
-import * as M from "./metrics.ts";
+import * as M from "../../lib/metrics.ts";
 
 /** One CloudWatch data point (the shape PutMetricData takes). */
 export interface MetricDatum {

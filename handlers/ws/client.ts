@@ -1,6 +1,6 @@
 /**
  * The WebSocket API, through Deno's native WebSocket client carried by the
- * relay (lib/ws_relay.ts). `WsClient` connects with a fresh token per
+ * relay (handlers/ws/relay.ts). `WsClient` connects with a fresh token per
  * attempt, reports messages, state and written bytes to its handlers, pauses
  * reading on request (backpressure), and reconnects per the original's
  * policy:
@@ -12,20 +12,20 @@
  *   rejects with `WsGaveUpError` naming the last failure. With both at 0,
  *   any reconnect is fatal.
  *
- * A connection the relay judges dead (lib/ws_liveness.ts) is given up for
+ * A connection the relay judges dead (handlers/ws/liveness.ts) is given up for
  * sending at once (the handlers hand its window back) but keeps receiving
  * while it lingers: an API that was only frozen may still answer what it
  * had read, and what it sends then is not thrown away.
  *
  * The URL carries the token, so it is never logged.
  */
-import type { WsSettings } from "../config/config.ts";
-import { delay, within } from "../lib/async.ts";
-import { tokenUrl } from "../lib/jwt.ts";
-import type { ProxyEnv } from "../lib/http_proxy.ts";
-import { type Metrics, WS_CONNECTION_ATTEMPTS_TOTAL, WS_CONNECTIONS_LOST_TOTAL } from "../lib/metrics.ts";
-import { RelayDir, type RelayLink } from "../lib/ws_relay.ts";
-import type { Logger } from "./logging.ts";
+import type { WsSettings } from "../../config/config.ts";
+import { delay, within } from "../../lib/async.ts";
+import { tokenUrl } from "./jwt.ts";
+import type { ProxyEnv } from "./http_proxy.ts";
+import { type Metrics, WS_CONNECTION_ATTEMPTS_TOTAL, WS_CONNECTIONS_LOST_TOTAL } from "../../lib/metrics.ts";
+import { RelayDir, type RelayLink } from "./relay.ts";
+import type { Logger } from "../../lib/log.ts";
 
 /** One established connection. Sending on a closed one is a no-op returning false. */
 export interface WsConnection {
@@ -316,7 +316,7 @@ export class WsClient {
     socket.onmessage = (event: MessageEvent) => {
       // Still delivered while closing or lingering: the API may send until it answers our close.
       if (!conn || !receiving) return;
-      // The relay hands every message over as binary and says which were text (lib/ws_frames.ts).
+      // The relay hands every message over as binary and says which were text (handlers/ws/frames.ts).
       if (typeof event.data === "string") {
         return this.#handlers.onMessage(ENCODER.encode(event.data), true, conn);
       }

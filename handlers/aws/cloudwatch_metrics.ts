@@ -12,10 +12,10 @@
  * floods the log nor goes quiet.
  */
 import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
-import type { Logger } from "./logging.ts";
-import { awsClientConfig, awsErrorReason, type AwsOptions, withDeadline } from "../lib/aws.ts";
-import type { MetricsSnapshot } from "../lib/metrics.ts";
-import { metricData, storageResolution, type TimedSnapshot } from "../lib/metric_data.ts";
+import type { Logger } from "../../lib/log.ts";
+import { awsClientConfig, awsErrorReason, type AwsOptions, withDeadline } from "./client.ts";
+import type { MetricsSnapshot } from "../../lib/metrics.ts";
+import { metricData, storageResolution, type TimedSnapshot } from "./metric_data.ts";
 
 /** Failed PutMetricData calls; published with the rest. TODO(#4): move to lib/metrics.ts with the other names. */
 export const CW_METRICS_PUBLISH_FAILURES_TOTAL = "cw_metrics_publish_failures_total";

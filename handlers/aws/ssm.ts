@@ -15,14 +15,14 @@
  */
 import { GetParametersByPathCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { loadConfig } from "@smithy/core/config";
-import { ConfigError, type RawConfig } from "../config/config.ts";
+import { ConfigError, type RawConfig } from "../../config/config.ts";
 import {
   awsClientConfig,
   type AwsOptions,
   AwsPermissionError,
   describeAwsError,
   isPermissionFailure,
-} from "../lib/aws.ts";
+} from "./client.ts";
 
 /** Where the parameters live, plus the usual client settings. */
 export interface SsmOptions extends AwsOptions {

@@ -1,13 +1,13 @@
 /**
- * AMQP details behind handlers/mq.ts: the errors the session reports, queue
+ * AMQP details behind handlers/mq/session.ts: the errors the session reports, queue
  * declaration and what the broker's refusals mean, the heartbeat in the URL,
  * the login credentials, and a few amqplib specifics (acks by tag, dropping a
  * stuck socket).
  */
 import amqp from "amqplib";
 import type { ChannelModel, Message } from "amqplib";
-import { errorText } from "./logging.ts";
-import type { MqAckHandle } from "./mq.ts";
+import { errorText } from "../../lib/log.ts";
+import type { MqAckHandle } from "./session.ts";
 
 /** The broker cannot take the request now (down, or the connection was lost). */
 export class MqUnavailableError extends Error {

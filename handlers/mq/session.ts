@@ -20,11 +20,11 @@
 import amqp from "amqplib";
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import { Buffer } from "node:buffer";
-import { delay, within } from "../lib/async.ts";
-import type { Secret } from "../lib/secret.ts";
-import type { MqSettings } from "../config/config.ts";
-import { type Metrics, MQ_CONNECTION_ATTEMPTS_TOTAL, MQ_CONNECTIONS_LOST_TOTAL } from "../lib/metrics.ts";
-import { errorText, type Logger } from "./logging.ts";
+import { delay, within } from "../../lib/async.ts";
+import type { Secret } from "../../lib/secret.ts";
+import type { MqSettings } from "../../config/config.ts";
+import { type Metrics, MQ_CONNECTION_ATTEMPTS_TOTAL, MQ_CONNECTIONS_LOST_TOTAL } from "../../lib/metrics.ts";
+import { errorText, type Logger } from "../../lib/log.ts";
 import {
   declareQueues,
   destroySocket,
@@ -39,7 +39,7 @@ import {
   plainCredentials,
   tagOnly,
   withHeartbeat,
-} from "./mq_protocol.ts";
+} from "./protocol.ts";
 
 export { MqAccessError, MqGaveUpError, MqReturnedError, MqSetupError, MqUnavailableError, withHeartbeat };
 

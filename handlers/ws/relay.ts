@@ -12,10 +12,10 @@
  * - say how many payload bytes of data frames are written to the TCP socket
  *   (`onWritten`), the only point after which a frame counts as sent;
  * - carry every message as bytes to and from Deno's client, putting the text
- *   or binary opcode right on the wire (lib/ws_frames.ts says why);
+ *   or binary opcode right on the wire (handlers/ws/frames.ts says why);
  * - put its own ping frames between the client's frames, and judge the
- *   connection by both directions of the socket (lib/ws_liveness.ts);
- * - go through an HTTP proxy with CONNECT (lib/http_proxy.ts);
+ *   connection by both directions of the socket (handlers/ws/liveness.ts);
+ * - go through an HTTP proxy with CONNECT (handlers/ws/http_proxy.ts);
  * - on close, half-close and let what it holds drain, never discarding
  *   bytes it has read from either side.
  *
@@ -26,10 +26,10 @@
  *
  * The URL (with its token) only ever crosses the private socket.
  */
-import { clientPingFrame, FrameScanner, OP_BINARY, OP_TEXT, setOpcode } from "./ws_frames.ts";
-import { Queue } from "./queue.ts";
-import { within } from "./async.ts";
-import { judgeLiveness } from "./ws_liveness.ts";
+import { clientPingFrame, FrameScanner, OP_BINARY, OP_TEXT, setOpcode } from "./frames.ts";
+import { Queue } from "../../lib/queue.ts";
+import { within } from "../../lib/async.ts";
+import { judgeLiveness } from "./liveness.ts";
 import { connectThroughProxy, type ProxyEnv, proxyFor, proxyLabel } from "./http_proxy.ts";
 
 /** How to open a WebSocket through a link: a rewritten URL and the client option. */

@@ -120,7 +120,7 @@ function withoutHost(headers: Record<string, string>): Headers {
   return out;
 }
 
-/** Node-style codes the SDK's retry logic and lib/aws.ts recognise, from the text of Deno's fetch errors. */
+/** Node-style codes the SDK's retry logic and handlers/aws/client.ts recognise, from the text of Deno's fetch errors. */
 const NETWORK_CODES: [RegExp, string][] = [
   [/connection refused/i, "ECONNREFUSED"],
   [/connection reset|reset by peer/i, "ECONNRESET"],

@@ -2,7 +2,7 @@
  * HTTP proxies for the WebSocket connection, the way curl and the AWS tools
  * read them: `HTTPS_PROXY` for wss://, `HTTP_PROXY` for ws:// (lower-case
  * names too, which win), `NO_PROXY` for the hosts that bypass them. The
- * relay (lib/ws_relay.ts) opens a tunnel with HTTP CONNECT and speaks TLS,
+ * relay (handlers/ws/relay.ts) opens a tunnel with HTTP CONNECT and speaks TLS,
  * if any, through it, so the proxy sees only the host and port.
  */
 

@@ -7,7 +7,7 @@
  * Levels follow the original service: WARN and ERROR always, INFO with `-v`,
  * DEBUG with `-d`, the two switches independent of each other.
  */
-import { Redactor, Secret } from "../lib/secret.ts";
+import { Redactor, Secret } from "./secret.ts";
 
 /** Severity of a log line. */
 export type Level = "debug" | "info" | "warn" | "error";

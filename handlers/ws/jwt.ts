@@ -4,8 +4,8 @@
  * appended to the URL as `jwt=<token>`. A fresh token for every connection
  * attempt. The token is a credential; the URL that carries it is never logged.
  */
-import type { Secret } from "./secret.ts";
-import type { WsSettings } from "../config/config.ts";
+import type { Secret } from "../../lib/secret.ts";
+import type { WsSettings } from "../../config/config.ts";
 
 /** What the token is made of; `now` is seconds since the epoch. */
 export interface TokenInput {

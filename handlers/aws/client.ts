@@ -3,7 +3,7 @@
  * hang: each attempt of a call (connecting, sending, reading the answer) is
  * aborted at `requestTimeoutMs`, a call makes at most `maxAttempts` attempts,
  * and the credential chain (which ends at the instance metadata service) runs
- * under a deadline. Requests go through Deno's `fetch` (lib/aws_fetch.ts), so
+ * under a deadline. Requests go through Deno's `fetch` (handlers/aws/fetch.ts), so
  * `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` apply to AWS calls. The SDK never
  * writes to the console, and its errors are turned into messages that say
  * what failed and what to do; a refused permission or refused credentials
@@ -13,8 +13,8 @@
  * `AWS_ENDPOINT_URL` and the shared config file by itself.
  */
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
-import { FetchRequestHandler } from "./aws_fetch.ts";
-import { AwsPermissionError } from "./aws_errors.ts";
+import { FetchRequestHandler } from "./fetch.ts";
+import { AwsPermissionError } from "./errors.ts";
 
 export { AwsPermissionError };
 

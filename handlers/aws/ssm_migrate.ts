@@ -9,9 +9,9 @@
  * and text AWS echoes back is scrubbed of the values being written.
  */
 import { DeleteParametersCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import type { RawConfig } from "../config/config.ts";
-import { awsClientConfig, describeAwsError } from "../lib/aws.ts";
-import { Redactor } from "../lib/secret.ts";
+import type { RawConfig } from "../../config/config.ts";
+import { awsClientConfig, describeAwsError } from "./client.ts";
+import { Redactor } from "../../lib/secret.ts";
 import { parameterName, readError, readParameters, SSM_PREFIX, type SsmOptions } from "./ssm.ts";
 
 /** What `migrateToSsm` did, by parameter name (never a value). */

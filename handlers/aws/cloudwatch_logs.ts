@@ -17,10 +17,10 @@
  * and the first such line of an episode is preceded by one notice saying so.
  */
 import { CloudWatchLogsClient, PutLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
-import { consoleSink, formatLine, type LogSink } from "./logging.ts";
-import { awsClientConfig, awsErrorReason, awsFailure, type AwsOptions, withDeadline } from "../lib/aws.ts";
+import { consoleSink, formatLine, type LogSink } from "../../lib/log.ts";
+import { awsClientConfig, awsErrorReason, awsFailure, type AwsOptions, withDeadline } from "./client.ts";
 import { type SetupStep, setupSteps } from "./cloudwatch_logs_setup.ts";
-import { batchSize, type LogEvent, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, toEvent } from "../lib/log_batch.ts";
+import { batchSize, type LogEvent, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, toEvent } from "./log_batch.ts";
 
 /** Where to send lines, and how patiently. */
 export interface CloudWatchLogsOptions extends AwsOptions {
