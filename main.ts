@@ -9,7 +9,7 @@ import { type BridgeCli, HELP, parseBridgeArgs, USAGE, UsageError } from "./conf
 import { type BridgeConfig, ConfigError, parseConfig, type RawConfig } from "./config/config.ts";
 import { readApiCa, readBrokerCa, registerConfigSecrets, resolveConfig } from "./config/secrets.ts";
 import { longTimeout } from "./lib/long_timer.ts";
-import { runBridge } from "./lib/bridge.ts";
+import { runBridge } from "./bridge/bridge.ts";
 import { MetricsRegistry } from "./lib/metrics.ts";
 import { Redactor } from "./lib/secret.ts";
 import { AwsPermissionError } from "./handlers/aws/errors.ts";

@@ -5,7 +5,7 @@
  * line. A broker that refuses every publish for a minute gives a handful of
  * lines, not thousands.
  */
-import type { TimerHandle, Timers } from "./timers.ts";
+import type { TimerHandle, Timers } from "./clock.ts";
 
 /** Writes one line: `count` events in the last `spanMs` (0 for the first of a spell); `last` is the latest's detail. */
 export type SummaryEmit<T> = (last: T, count: number, spanMs: number) => void;

@@ -5,7 +5,7 @@
  * process with its output collected line by line.
  */
 import { parseConfig, type WsSettings } from "../config/config.ts";
-import { runBridge } from "../lib/bridge.ts";
+import { runBridge } from "../bridge/bridge.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { Redactor, Secret } from "../lib/secret.ts";
 import { createLogger, type LogRecord, MemorySink } from "../lib/log.ts";

@@ -8,9 +8,9 @@
 import { Buffer } from "node:buffer";
 import type { MqAckHandle, MqDelivery, PublishProps } from "../handlers/mq/session.ts";
 import type { WsConnection } from "../handlers/ws/client.ts";
-import type { PublishTarget } from "../lib/from_ws.ts";
-import type { ConsumeSource } from "../lib/to_ws.ts";
-import type { TimerHandle, Timers } from "../lib/timers.ts";
+import type { PublishTarget } from "../bridge/from_ws.ts";
+import type { ConsumeSource } from "../bridge/to_ws.ts";
+import type { TimerHandle, Timers } from "../lib/clock.ts";
 import { withDeadline } from "./_ws_server.ts";
 
 /** One publish call, settled by the test. */

@@ -1,7 +1,7 @@
 /** Repeated events as summary lines (lib/event_summary.ts), with a clock the test moves. */
 import assert from "node:assert/strict";
 import { EventSummary } from "../lib/event_summary.ts";
-import { bodyPreview } from "../lib/body_preview.ts";
+import { bodyPreview } from "../bridge/body_preview.ts";
 import { FakeTimers } from "./_fakes.ts";
 
 Deno.test("EventSummary says the first event at once, then one line per interval with the count since", () => {

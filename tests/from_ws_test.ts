@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { FromWsPublisher } from "../lib/from_ws.ts";
+import { FromWsPublisher } from "../bridge/from_ws.ts";
 import {
   FROM_WS_DROPPED_TOTAL,
   FROM_WS_PUBLISH_FAILURES_TOTAL,

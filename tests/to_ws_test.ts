@@ -1,18 +1,18 @@
 /**
- * The to_ws acknowledgement rule (lib/to_ws.ts), alone: fake broker, fake
+ * The to_ws acknowledgement rule (bridge/to_ws.ts), alone: fake broker, fake
  * connection, fake timers. Time moves only when a test advances it, so the
  * hold (ws_ack_delay_ms) is checked to the millisecond and without sleeping.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { FromWsPublisher } from "../lib/from_ws.ts";
+import { FromWsPublisher } from "../bridge/from_ws.ts";
 import { MetricsRegistry, TO_WS_REJECTED_TOTAL, TO_WS_REQUEUED_TOTAL, TO_WS_TOTAL } from "../lib/metrics.ts";
-import { isText, ToWsPump } from "../lib/to_ws.ts";
+import { isText, ToWsPump } from "../bridge/to_ws.ts";
 import { createLogger, MemorySink } from "../lib/log.ts";
 import { FakeConnection, FakeSource, FakeTarget, FakeTimers } from "./_fakes.ts";
 
 const ACK_DELAY_MS = 30;
-/** Acknowledgements due within this of each other are batched (lib/to_ws.ts ACK_BATCH_MS). */
+/** Acknowledgements due within this of each other are batched (bridge/to_ws.ts ACK_BATCH_MS). */
 const BATCH_MS = 5;
 
 function setup(options: { ackDelayMs?: number; maxBufferedBytes?: number } = {}) {

@@ -16,14 +16,14 @@
 import type { BridgeConfig } from "../config/config.ts";
 import type { MqSession } from "../handlers/mq/session.ts";
 import type { WsClient, WsHandlers } from "../handlers/ws/client.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../lib/log.ts";
 import { Buffer, isUtf8 } from "node:buffer";
-import { within } from "./async.ts";
+import { within } from "../lib/async.ts";
 import { FromWsPublisher } from "./from_ws.ts";
-import type { Metrics } from "./metrics.ts";
+import type { Metrics } from "../lib/metrics.ts";
 import { ToWsPump } from "./to_ws.ts";
-import { EventSummary } from "./event_summary.ts";
-import { systemTimers } from "./timers.ts";
+import { EventSummary } from "../lib/event_summary.ts";
+import { systemTimers } from "../lib/clock.ts";
 
 /** Everything the bridge runs with; built by main.ts (or a test). */
 export interface BridgeDeps {

@@ -26,9 +26,9 @@
 import { type Buffer, isUtf8 } from "node:buffer";
 import type { MqAckHandle, MqDelivery, MqSession } from "../handlers/mq/session.ts";
 import type { WsConnection } from "../handlers/ws/client.ts";
-import type { Logger } from "./log.ts";
-import { within } from "./async.ts";
-import { systemTimers, type TimerHandle, type Timers } from "./timers.ts";
+import type { Logger } from "../lib/log.ts";
+import { within } from "../lib/async.ts";
+import { systemTimers, type TimerHandle, type Timers } from "../lib/clock.ts";
 import type { FromWsPublisher, ReplyWatermark } from "./from_ws.ts";
 import {
   type Metrics,
@@ -36,8 +36,8 @@ import {
   TO_WS_REQUEUED_TOTAL,
   TO_WS_TOTAL,
   TO_WS_UNACKED,
-} from "./metrics.ts";
-import { Queue } from "./queue.ts";
+} from "../lib/metrics.ts";
+import { Queue } from "../lib/queue.ts";
 import { bodyPreview } from "./body_preview.ts";
 
 /** The part of the broker session the pump uses. */

@@ -22,11 +22,11 @@
 import { Buffer } from "node:buffer";
 import type { MqSession } from "../handlers/mq/session.ts";
 import { MqReturnedError } from "../handlers/mq/session.ts";
-import { errorText, type Logger } from "./log.ts";
-import { systemTimers, type TimerHandle, type Timers } from "./timers.ts";
-import { EventSummary } from "./event_summary.ts";
+import { errorText, type Logger } from "../lib/log.ts";
+import { systemTimers, type TimerHandle, type Timers } from "../lib/clock.ts";
+import { EventSummary } from "../lib/event_summary.ts";
 import { bodyPreview } from "./body_preview.ts";
-import { Queue } from "./queue.ts";
+import { Queue } from "../lib/queue.ts";
 import {
   FROM_WS_BUFFERED,
   FROM_WS_BUFFERED_BYTES,
@@ -36,7 +36,7 @@ import {
   FROM_WS_TOTAL,
   type Metrics,
   WS_READ_PAUSES_TOTAL,
-} from "./metrics.ts";
+} from "../lib/metrics.ts";
 
 /** The part of the broker session the publisher uses. */
 export type PublishTarget = Pick<
