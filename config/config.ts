@@ -8,20 +8,9 @@ import { KNOWN_KEYS, SECRET_KEYS } from "./keys.ts";
 import { amazonMqAddress, type BrokerAddress, mqUrlAddress } from "./broker_url.ts";
 import { pythonFloat } from "./py_number.ts";
 import { redactUrl, Secret } from "../lib/secret.ts";
+import { ConfigError, type RawConfig } from "../lib/raw_config.ts";
 
-/** Raw values from one source: `values` maps `section.key` to its text. */
-export interface RawConfig {
-  /** Where the values came from, for messages: a file path or `ssm:/mq2wsbridge`. */
-  source: string;
-  values: ReadonlyMap<string, string>;
-  /** How to name a key in a message; defaults to `section.key`. */
-  label?: (key: string) => string;
-  /**
-   * Problems found before the values (INI syntax) or beside them (unreadable
-   * CA files): reported first, in the same ConfigError as the value problems.
-   */
-  problems?: readonly string[];
-}
+export { ConfigError, type RawConfig };
 
 /** Which optional parts of the configuration the caller needs. */
 export interface ConfigNeeds {
@@ -95,14 +84,6 @@ export interface BridgeConfig {
   ws: WsSettings | null;
   mq: MqSettings;
   cloudwatch: CloudWatchSettings;
-}
-
-/** The configuration could not be used; `problems` lists every reason. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-  constructor(readonly source: string, readonly problems: string[]) {
-    super(`Cannot load configuration from ${source}:\n  ${problems.join("\n  ")}`);
-  }
 }
 
 /** Retention periods CloudWatch Logs accepts, in days. */

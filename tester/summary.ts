@@ -7,7 +7,18 @@ import { type LatencyStats, latencyStats } from "./percentiles.ts";
 import type { Reconciler } from "./reconcile.ts";
 import { TESTER_EXIT } from "./args.ts";
 import { formatMs, formatMsValue } from "./views/format.ts";
-import type { ForeignCounts } from "./views/view.ts";
+
+/** Counts of messages received that were not ours. */
+export interface ForeignCounts {
+  /** Deliveries of foreign messages (a message handed back and redelivered counts again). */
+  deliveries: number;
+  /** Rejections with requeue sent (non-exclusive mode). */
+  rejected: number;
+  /** Foreign messages acknowledged, i.e. taken off the queue (-x). */
+  consumed: number;
+  /** Foreign deliveries held unacknowledged right now (non-exclusive mode). */
+  held: number;
+}
 
 /** What the run measured, in monotonic milliseconds. */
 export interface RunResult {

@@ -15,7 +15,7 @@
  */
 import { GetParametersByPathCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { loadConfig } from "@smithy/core/config";
-import { ConfigError, type RawConfig } from "../../config/config.ts";
+import { ConfigError, type RawConfig } from "../../lib/raw_config.ts";
 import {
   awsClientConfig,
   type AwsOptions,

@@ -9,7 +9,7 @@
  * and text AWS echoes back is scrubbed of the values being written.
  */
 import { DeleteParametersCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import type { RawConfig } from "../../config/config.ts";
+import type { RawConfig } from "../../lib/raw_config.ts";
 import { awsClientConfig, describeAwsError } from "./client.ts";
 import { Redactor } from "../../lib/secret.ts";
 import { parameterName, readError, readParameters, SSM_PREFIX, type SsmOptions } from "./ssm.ts";

@@ -7,7 +7,6 @@
 import amqp from "amqplib";
 import type { ChannelModel, Message } from "amqplib";
 import { errorText } from "../../lib/log.ts";
-import type { MqAckHandle } from "./session.ts";
 
 /** The broker cannot take the request now (down, or the connection was lost). */
 export class MqUnavailableError extends Error {
@@ -152,7 +151,7 @@ export function explain(err: unknown): string {
  * amqplib's ack/nack read only `message.fields.deliveryTag`; passing just the
  * tag lets callers release a message body as soon as it has been sent.
  */
-export function tagOnly(handle: MqAckHandle): Message {
+export function tagOnly(handle: { readonly tag: number }): Message {
   return { fields: { deliveryTag: handle.tag } } as Message;
 }
 

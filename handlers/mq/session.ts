@@ -22,7 +22,6 @@ import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } f
 import { Buffer } from "node:buffer";
 import { delay, within } from "../../lib/async.ts";
 import type { Secret } from "../../lib/secret.ts";
-import type { MqSettings } from "../../config/config.ts";
 import { type Metrics, MQ_CONNECTION_ATTEMPTS_TOTAL, MQ_CONNECTIONS_LOST_TOTAL } from "../../lib/metrics.ts";
 import { errorText, type Logger } from "../../lib/log.ts";
 import {
@@ -84,9 +83,22 @@ export interface MqDelivery extends MqAckHandle {
   readonly redelivered: boolean;
 }
 
+/** What the bridge's two sessions need of the resolved `[aws_mq]` settings (config/ gives this shape). */
+export interface BridgeMqSettings {
+  url: Secret;
+  displayUrl: string;
+  queueToWs: string;
+  queueFromWs: string;
+  queueType: "classic" | "quorum";
+  prefetch: number;
+  heartbeatSecs: number;
+  maxConnectAttempts: number;
+  reconnectDelaySecs: number;
+}
+
 /** The bridge's two sessions for `settings`: one consumes to_ws, one publishes from_ws (named `name consume|publish`). */
 export function bridgeSessions(
-  settings: MqSettings,
+  settings: BridgeMqSettings,
   deps: { log: Logger; metrics: Metrics; name: string; caPem?: string | null },
 ): { consumer: MqSession; publisher: MqSession } {
   const session = (role: "consume" | "publish", queue: string) =>

@@ -19,13 +19,21 @@
  *
  * The URL carries the token, so it is never logged.
  */
-import type { WsSettings } from "../../config/config.ts";
 import { delay, within } from "../../lib/async.ts";
-import { tokenUrl } from "./jwt.ts";
+import { type TokenSettings, tokenUrl } from "./jwt.ts";
 import type { ProxyEnv } from "./http_proxy.ts";
 import { type Metrics, WS_CONNECTION_ATTEMPTS_TOTAL, WS_CONNECTIONS_LOST_TOTAL } from "../../lib/metrics.ts";
 import { RelayDir, type RelayLink } from "./relay.ts";
 import type { Logger } from "../../lib/log.ts";
+
+/** What the client needs of the resolved `[ws_api]` settings (config/ gives exactly this shape). */
+export interface WsClientSettings extends TokenSettings {
+  pingIntervalSecs: number;
+  maxConnectAttempts: number;
+  attemptWindowSecs: number;
+  connectTimeoutSecs: number;
+  noDelay: boolean;
+}
 
 /** One established connection. Sending on a closed one is a no-op returning false. */
 export interface WsConnection {
@@ -74,7 +82,7 @@ type Outcome = { opened: false; why: string } | { opened: true; why: string; lif
 
 /** A WebSocket client that reconnects by the attempts/window policy. */
 export class WsClient {
-  readonly #settings: WsSettings;
+  readonly #settings: WsClientSettings;
   readonly #handlers: WsHandlers;
   readonly #log: Logger;
   readonly #metrics: Metrics;
@@ -100,7 +108,7 @@ export class WsClient {
   readonly closed: Promise<void> = this.#closed.promise;
 
   constructor(
-    settings: WsSettings,
+    settings: WsClientSettings,
     handlers: WsHandlers,
     deps: {
       log: Logger;

@@ -5,7 +5,6 @@
  * attempt. The token is a credential; the URL that carries it is never logged.
  */
 import type { Secret } from "../../lib/secret.ts";
-import type { WsSettings } from "../../config/config.ts";
 
 /** What the token is made of; `now` is seconds since the epoch. */
 export interface TokenInput {
@@ -78,7 +77,15 @@ export function hexToBytes(hex: string): Uint8Array<ArrayBuffer> {
 }
 
 /** The API URL with a freshly signed token, for one connection attempt. */
-export function tokenUrl(settings: WsSettings, now = Date.now() / 1000): Promise<string> {
+/** What the token and its URL are made of (a part of the resolved `[ws_api]` settings). */
+export interface TokenSettings {
+  clientId: string;
+  clientSecret: Secret;
+  apiHost: string;
+  apiUri: string;
+}
+
+export function tokenUrl(settings: TokenSettings, now = Date.now() / 1000): Promise<string> {
   return makeToken({
     clientId: settings.clientId,
     clientSecret: settings.clientSecret,

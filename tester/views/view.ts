@@ -5,22 +5,12 @@
  */
 import type { Clock } from "../../lib/clock.ts";
 import type { Outcome, Reconciler } from "../reconcile.ts";
-import type { Summary } from "../summary.ts";
+
+export type { ForeignCounts };
+import type { ForeignCounts, Summary } from "../summary.ts";
 
 /** Where the run is. */
 export type Phase = "connecting" | "sending" | "waiting" | "done" | "interrupted";
-
-/** Counts of messages received that were not ours. */
-export interface ForeignCounts {
-  /** Deliveries of foreign messages (a message handed back and redelivered counts again). */
-  deliveries: number;
-  /** Rejections with requeue sent (non-exclusive mode). */
-  rejected: number;
-  /** Foreign messages acknowledged, i.e. taken off the queue (-x). */
-  consumed: number;
-  /** Foreign deliveries held unacknowledged right now (non-exclusive mode). */
-  held: number;
-}
 
 /** Everything a view may read. */
 export interface RunState {
