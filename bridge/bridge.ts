@@ -14,28 +14,36 @@
  * (which returns anything unacknowledged to its queue).
  */
 import type { BridgeConfig } from "../config/config.ts";
-import type { MqSession } from "../handlers/mq/session.ts";
-import type { WsClient, WsHandlers } from "../handlers/ws/client.ts";
-import type { Logger } from "../lib/log.ts";
-import { Buffer, isUtf8 } from "node:buffer";
+import type {
+  ConsumerSession,
+  Logger,
+  Metrics,
+  PublisherSession,
+  Timers,
+  WsHandlers,
+  WsSide,
+} from "./ports.ts";
 import { within } from "../lib/async.ts";
-import { FromWsPublisher } from "./from_ws.ts";
-import type { Metrics } from "../lib/metrics.ts";
-import { ToWsPump } from "./to_ws.ts";
 import { EventSummary } from "../lib/event_summary.ts";
 import { systemTimers } from "../lib/clock.ts";
+import { FromWsPublisher } from "./from_ws.ts";
+import { publishedType } from "./frames.ts";
+import { StubSide } from "./stub.ts";
+import { NO_REPLIES, ToWsPump } from "./to_ws.ts";
 
 /** Everything the bridge runs with; built by main.ts (or a test). */
 export interface BridgeDeps {
   config: BridgeConfig;
   /** The broker connection that consumes to_ws. */
-  consumer: MqSession;
+  consumer: ConsumerSession;
   /** The broker connection that publishes from_ws (and, in stub mode, the forwards). */
-  publisher: MqSession;
+  publisher: PublisherSession;
   /** Creates the WebSocket client with the bridge's handlers; null for stub mode (-X). */
-  createWs: ((handlers: WsHandlers) => WsClient) | null;
+  createWs: ((handlers: WsHandlers) => WsSide) | null;
   log: Logger;
   metrics: Metrics;
+  /** Time for the delivery rules (default the real clock; tests pass one they move). */
+  clock?: Timers;
   /** Upper bound on the whole shutdown (default 10 s, below systemd's stop timeout). */
   shutdownMs?: number;
 }
@@ -47,6 +55,7 @@ const DEFAULT_SHUTDOWN_MS = 10_000;
 /** Runs until `signal` aborts (resolves) or a side gives up for good (rejects with its error). */
 export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<void> {
   const { config, consumer, metrics } = deps;
+  const clock = deps.clock ?? systemTimers;
   const log = deps.log.child("bridge");
   const publisher = new FromWsPublisher(deps.publisher, {
     queue: config.mq.queueFromWs,
@@ -55,14 +64,19 @@ export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<
     limitBytes: config.mq.bufferBytes,
     window: PUBLISH_WINDOW,
     idPrefix: `mq2wsbridge-${crypto.randomUUID().slice(0, 8)}-`,
-  }, { log, metrics });
+  }, { log, metrics, clock });
+  const stub = deps.createWs === null;
+  // In stub mode the connection is the loopback to from_ws: no hold, no API replies to wait for,
+  // the prefetch the only bound.
+  const ws = stub ? null : config.ws;
   const pump = new ToWsPump(consumer, {
     queue: config.mq.queueToWs,
     consumerTag: config.mq.consumerTag,
-    ackDelayMs: config.ws?.ackDelayMs ?? 0,
-    maxBufferedBytes: config.ws?.maxBufferedBytes ?? 1,
-    maxMessageBytes: config.ws?.maxMessageBytes ?? Infinity,
-  }, { log, metrics, replies: publisher, forwarder: publisher });
+    ackDelayMs: ws?.ackDelayMs ?? 0,
+    maxBufferedBytes: ws?.maxBufferedBytes ?? Infinity,
+    maxMessageBytes: ws?.maxMessageBytes ?? Infinity,
+    ...(stub ? { sentLine: "Forwarded to the from_ws queue (stub mode)" } : {}),
+  }, { log, metrics, replies: stub ? NO_REPLIES : publisher, clock });
   deps.publisher.onUp(() => publisher.onMqUp());
   deps.publisher.onDown(() => publisher.onMqDown());
   deps.publisher.onBlocked(() => publisher.onMqBlocked());
@@ -86,55 +100,47 @@ export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<
       );
     },
     10_000,
-    systemTimers,
+    clock,
   );
-  let ws: WsClient | null = null;
+  const handlers: WsHandlers = {
+    onOpen: (conn) => pump.attach(conn),
+    onClose: (conn) => pump.detach(conn),
+    onWritten: (conn) => pump.onWritten(conn),
+    onMessage: (data, text) => {
+      const { contentType, broken } = publishedType(data, text);
+      if (broken) badText.note({ bytes: data.length });
+      publisher.accept(data, contentType);
+    },
+  };
+  const side: WsSide = deps.createWs?.(handlers) ?? new StubSide(publisher, handlers, deps.publisher);
+  publisher.onPressure((paused) => {
+    side.setReadingPaused(paused);
+    if (log.debugEnabled) {
+      log.debug(paused ? "Reading from the WebSocket paused" : "Reading from the WebSocket resumed", {
+        buffered: publisher.buffered,
+        bytes: publisher.bufferedBytes,
+      });
+    }
+  });
   try {
     await untilStopped(Promise.all(sessions.map((s) => s.start())).then(() => {}), stopped);
     if (signal.aborted) return;
-    if (deps.createWs) {
-      const client = ws = deps.createWs({
-        onOpen: (conn) => pump.attach(conn),
-        onClose: (conn) => pump.detach(conn),
-        onWritten: (conn) => pump.onWritten(conn),
-        onMessage: (data, text) => {
-          const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-          // A text frame that is not UTF-8 (which the API should never send) is bridged as bytes.
-          const broken = text && !isUtf8(body);
-          if (broken) badText.note({ bytes: body.length });
-          publisher.accept(body, text && !broken ? "text/plain" : BINARY);
-        },
-      });
-      publisher.onPressure((paused) => {
-        client.setReadingPaused(paused);
-        if (log.debugEnabled) {
-          log.debug(paused ? "Reading from the WebSocket paused" : "Reading from the WebSocket resumed", {
-            buffered: publisher.buffered,
-            bytes: publisher.bufferedBytes,
-          });
-        }
-      });
-      await untilStopped(client.start(), stopped);
-      if (signal.aborted) return;
-    } else {
-      pump.startStub();
-    }
+    await untilStopped(side.start(), stopped);
+    if (signal.aborted) return;
     log.info("Bridging", {
       to_ws: config.mq.queueToWs,
       from_ws: config.mq.queueFromWs,
-      mode: ws ? "websocket" : "stub",
+      mode: stub ? "stub" : "websocket",
     });
-    await Promise.race([stopped, ...sessions.map((s) => s.closed), ws?.closed ?? stopped]);
+    await Promise.race([stopped, ...sessions.map((s) => s.closed), side.closed]);
   } finally {
     badText.flush();
     await shutdown(
-      { consumer, publishing: deps.publisher, ws, pump, publisher, log },
+      { consumer, publishing: deps.publisher, side, pump, publisher, log },
       deps.shutdownMs ?? DEFAULT_SHUTDOWN_MS,
     );
   }
 }
-
-const BINARY = "application/octet-stream";
 
 /** Waits for `start`, or returns early if the bridge is stopped first. */
 async function untilStopped(start: Promise<void>, stopped: Promise<void>): Promise<void> {
@@ -142,16 +148,16 @@ async function untilStopped(start: Promise<void>, stopped: Promise<void>): Promi
 }
 
 interface Parts {
-  consumer: MqSession;
-  publishing: MqSession;
-  ws: WsClient | null;
+  consumer: ConsumerSession;
+  publishing: PublisherSession;
+  side: WsSide;
   pump: ToWsPump;
   publisher: FromWsPublisher;
   log: Logger;
 }
 
 async function shutdown(
-  { consumer, publishing, ws, pump, publisher, log }: Parts,
+  { consumer, publishing, side, pump, publisher, log }: Parts,
   budgetMs: number,
 ): Promise<void> {
   const deadline = Date.now() + budgetMs;
@@ -159,7 +165,7 @@ async function shutdown(
   log.info("Shutting down");
   // Half the budget for sent frames to settle; the rest to confirm what the WebSocket sent.
   await pump.stop(consumer.up ? left() / 2 : 0);
-  await ws?.close();
+  await side.close();
   if (publishing.up) await within(publisher.drained(), left());
   publisher.dispose();
   if (publisher.buffered > 0) {

@@ -19,11 +19,9 @@
  * `confirmed` is a watermark: every message numbered up to it is settled.
  * The to_ws direction uses it to delay acknowledgements (see to_ws.ts).
  */
-import { Buffer } from "node:buffer";
-import type { MqSession } from "../handlers/mq/session.ts";
-import { MqReturnedError } from "../handlers/mq/session.ts";
-import { errorText, type Logger } from "../lib/log.ts";
-import { systemTimers, type TimerHandle, type Timers } from "../lib/clock.ts";
+import type { Logger, PublishError, PublishTarget, TimerHandle, Timers } from "./ports.ts";
+import { errorText } from "../lib/log.ts";
+import { systemTimers } from "../lib/clock.ts";
 import { EventSummary } from "../lib/event_summary.ts";
 import { bodyPreview } from "./body_preview.ts";
 import { Queue } from "../lib/queue.ts";
@@ -38,11 +36,7 @@ import {
   WS_READ_PAUSES_TOTAL,
 } from "../lib/metrics.ts";
 
-/** The part of the broker session the publisher uses. */
-export type PublishTarget = Pick<
-  MqSession,
-  "up" | "generation" | "writable" | "blocked" | "publishConfirmed" | "waitWritable" | "redeclare"
->;
+export type { PublishTarget };
 
 /** What to_ws needs of this direction: how far the broker has confirmed what the WebSocket sent. */
 export interface ReplyWatermark {
@@ -84,7 +78,7 @@ export interface PublisherDeps {
 
 interface Item {
   seq: number;
-  body: Buffer;
+  body: Uint8Array;
   contentType: string;
   state: "waiting" | "inflight" | "done";
   generation: number;
@@ -199,7 +193,7 @@ export class FromWsPublisher implements ReplyWatermark {
   }
 
   /** Takes a message from the WebSocket; false if it was rejected (larger than limitBytes). */
-  accept(body: Buffer, contentType: string): boolean {
+  accept(body: Uint8Array, contentType: string): boolean {
     this.#metrics.count(FROM_WS_RECEIVED_TOTAL);
     if (body.length > this.#opts.limitBytes || body.length > this.#brokerMax) {
       this.#metrics.count(FROM_WS_DROPPED_TOTAL);
@@ -222,7 +216,7 @@ export class FromWsPublisher implements ReplyWatermark {
   }
 
   /** Stub mode: publishes a to_ws message, then calls `onSettled(ok)`; not buffered across reconnects. */
-  forward(body: Buffer, contentType: string, onSettled: (ok: boolean) => void): void {
+  forward(body: Uint8Array, contentType: string, onSettled: (ok: boolean) => void): void {
     this.#add({ body, contentType, onSettled });
   }
 
@@ -353,7 +347,7 @@ export class FromWsPublisher implements ReplyWatermark {
       }
       // Retry after a pause, never in a tight loop against a failing channel.
       this.#pausedUntil = this.#clock.now() + RETRY_PAUSE_MS;
-      if (err instanceof MqReturnedError) this.#mq.redeclare().catch(() => {});
+      if ((err as PublishError).unroutable) this.#mq.redeclare().catch(() => {});
     }
     this.#advance();
     this.#pump();

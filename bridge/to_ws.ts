@@ -20,16 +20,22 @@
  * while `maxBufferedBytes` of payload sent on the connection is not yet
  * written out, which bounds memory.
  *
- * In stub mode (-X) each message is published to the from_ws queue instead
- * and acknowledged once the broker confirms it.
+ * In stub mode (-X) the connection is the stub's loopback (stub.ts): a
+ * message counts as written once it is published to from_ws and confirmed.
  */
-import { type Buffer, isUtf8 } from "node:buffer";
-import type { MqAckHandle, MqDelivery, MqSession } from "../handlers/mq/session.ts";
-import type { WsConnection } from "../handlers/ws/client.ts";
-import type { Logger } from "../lib/log.ts";
+import type {
+  AckHandle,
+  ConsumeSource,
+  Delivery,
+  Logger,
+  TimerHandle,
+  Timers,
+  WsConnection,
+} from "./ports.ts";
 import { within } from "../lib/async.ts";
-import { systemTimers, type TimerHandle, type Timers } from "../lib/clock.ts";
-import type { FromWsPublisher, ReplyWatermark } from "./from_ws.ts";
+import { systemTimers } from "../lib/clock.ts";
+import type { ReplyWatermark } from "./from_ws.ts";
+import { isText } from "./frames.ts";
 import {
   type Metrics,
   TO_WS_REJECTED_TOTAL,
@@ -40,8 +46,7 @@ import {
 import { Queue } from "../lib/queue.ts";
 import { bodyPreview } from "./body_preview.ts";
 
-/** The part of the broker session the pump uses. */
-export type ConsumeSource = Pick<MqSession, "startConsumer" | "stopConsumer" | "ack" | "nack">;
+export type { ConsumeSource };
 
 /** Which queue to consume and when a sent frame counts as delivered. */
 export interface ToWsOptions {
@@ -51,23 +56,23 @@ export interface ToWsOptions {
   maxBufferedBytes: number;
   /** Larger messages are rejected without requeue (to the queue's dead-letter exchange, if any). */
   maxMessageBytes: number;
+  /** The DEBUG line for each message sent (default "Sent to WebSocket"). */
+  sentLine?: string;
 }
 
 /** What the pump works with besides the broker. */
 export interface ToWsDeps {
   log: Logger;
   metrics: Metrics;
-  /** How far the from_ws direction is confirmed (rule 3). */
+  /** How far the from_ws direction is confirmed (rule 3); NO_REPLIES when there is no API (stub mode). */
   replies: ReplyWatermark;
-  /** Stub mode only: where to_ws messages are published instead of sent. */
-  forwarder?: Pick<FromWsPublisher, "forward">;
   clock?: Timers;
 }
 
 interface Entry {
-  handle: MqAckHandle;
+  handle: AckHandle;
   /** The message, until its frame is sent (then released: only the tag is needed to ack). */
-  delivery: MqDelivery | null;
+  delivery: Delivery | null;
   state: "waiting" | "sent" | "ok" | "failed";
   /** sentBytes of the connection once this frame was handed to it. */
   end: number;
@@ -85,7 +90,6 @@ export class ToWsPump {
   readonly #mq: ConsumeSource;
   readonly #opts: ToWsOptions;
   readonly #replies: ReplyWatermark;
-  readonly #forwarder: Pick<FromWsPublisher, "forward"> | null;
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #clock: Timers;
@@ -93,11 +97,9 @@ export class ToWsPump {
   #waiting = new Queue<Entry>(); // received, not yet sent (too much not yet written out)
   #stamp = 0; // index in #entries of the first sent entry not yet seen written
   #conn: WsConnection | null = null;
-  #stub = false;
   #stopping = false;
   #timer: TimerHandle | undefined;
   #timerAt = Infinity;
-  #settleQueued = false;
   #needConfirm = false; // the front entry waits for the reply watermark
   #idleWaiters: (() => void)[] = [];
 
@@ -105,7 +107,6 @@ export class ToWsPump {
     this.#mq = mq;
     this.#opts = opts;
     this.#replies = deps.replies;
-    this.#forwarder = deps.forwarder ?? null;
     this.#log = deps.log;
     this.#metrics = deps.metrics;
     this.#clock = deps.clock ?? systemTimers;
@@ -142,12 +143,6 @@ export class ToWsPump {
     this.#settle();
   }
 
-  /** Stub mode: consume and republish to the from_ws queue. */
-  startStub(): void {
-    this.#stub = true;
-    this.#consume();
-  }
-
   /** The broker connection is gone: its deliveries will be redelivered, forget them. */
   onMqDown(): void {
     this.#entries.drain();
@@ -173,15 +168,15 @@ export class ToWsPump {
     this.#mq.startConsumer(this.#opts.queue, this.#opts.consumerTag, (d) => this.#onDelivery(d));
   }
 
-  #onDelivery(delivery: MqDelivery): void {
+  #onDelivery(delivery: Delivery): void {
     const conn = this.#conn;
-    if (this.#stopping || (!this.#stub && !conn?.isOpen)) {
+    if (this.#stopping || !conn?.isOpen) {
       // In flight while we were cancelling: straight back to the queue.
       this.#mq.nack(delivery);
       this.#metrics.count(TO_WS_REQUEUED_TOTAL);
       return;
     }
-    if (!this.#stub && delivery.body.length > this.#opts.maxMessageBytes) {
+    if (delivery.body.length > this.#opts.maxMessageBytes) {
       // Sending it would only make the API drop the connection, again after every redelivery.
       this.#mq.nack(delivery, false, false);
       this.#metrics.count(TO_WS_REJECTED_TOTAL);
@@ -195,9 +190,8 @@ export class ToWsPump {
     const handle = { tag: delivery.tag, generation: delivery.generation };
     const entry: Entry = { handle, delivery, state: "waiting", end: 0, writtenAt: -1, needSeq: -1 };
     this.#entries.push(entry);
-    if (this.#stub) return this.#forward(entry);
-    if (this.#waiting.length === 0 && this.#backlog(conn!) < this.#opts.maxBufferedBytes) {
-      this.#send(entry, conn!);
+    if (this.#waiting.length === 0 && this.#backlog(conn) < this.#opts.maxBufferedBytes) {
+      this.#send(entry, conn);
     } else {
       this.#waiting.push(entry);
     }
@@ -223,30 +217,12 @@ export class ToWsPump {
     entry.end = conn.sentBytes;
     entry.state = "sent";
     entry.delivery = null;
-    if (this.#log.debugEnabled) this.#debug("Sent to WebSocket", entry, body, text);
+    if (this.#log.debugEnabled) this.#debug(this.#opts.sentLine ?? "Sent to WebSocket", entry, body, text);
     return true;
   }
 
-  #forward(entry: Entry): void {
-    const { body, contentType } = entry.delivery!;
-    entry.state = "sent";
-    entry.delivery = null;
-    const text = isText(body, contentType);
-    if (this.#log.debugEnabled) this.#debug("Forwarded to the from_ws queue (stub mode)", entry, body, text);
-    this.#forwarder!.forward(body, text ? "text/plain" : "application/octet-stream", (ok) => {
-      entry.state = ok ? "ok" : "failed";
-      if (!this.#settleQueued) {
-        this.#settleQueued = true; // one ack for every confirm that arrived in this turn
-        queueMicrotask(() => {
-          this.#settleQueued = false;
-          this.#settle();
-        });
-      }
-    });
-  }
-
   /** `-d`: one line per message bridged, with the start of its body. */
-  #debug(what: string, entry: Entry, body: Buffer, text: boolean): void {
+  #debug(what: string, entry: Entry, body: Uint8Array, text: boolean): void {
     this.#log.debug(what, {
       queue: this.#opts.queue,
       tag: entry.handle.tag,
@@ -332,10 +308,10 @@ export class ToWsPump {
   }
 }
 
-/**
- * Whether a body goes out as a text frame: when it is valid UTF-8, unless the
- * content type says binary (application/octet-stream); otherwise as bytes.
- */
-export function isText(body: Uint8Array, contentType: string | undefined): boolean {
-  return contentType !== "application/octet-stream" && isUtf8(body);
-}
+/** The watermark of a to_ws direction with no API to answer (stub mode): nothing to wait for. */
+export const NO_REPLIES: ReplyWatermark = {
+  received: 0,
+  confirmed: 0,
+  stalled: false,
+  onChange() {},
+};

@@ -1,22 +1,30 @@
 /**
- * Fakes of the narrow interfaces the two pump directions use, for unit
- * tests: a publish target that confirms when told, a consume source that
- * records acknowledgements, and a WebSocket connection whose send buffer the
- * test controls. The real handlers are tested against real services in
- * mq_test.ts, ws_test.ts and bridge_test.ts.
+ * Fakes of the ports the core needs (bridge/ports.ts), for unit tests: a
+ * publishing session that confirms when told, a consuming session that
+ * records acknowledgements, a WebSocket connection whose written bytes the
+ * test moves on, a WebSocket side, and timers the test drives. The real
+ * handlers are tested against real services in mq_test.ts, ws_test.ts and
+ * bridge_test.ts.
  */
 import { Buffer } from "node:buffer";
-import type { MqAckHandle, MqDelivery, PublishProps } from "../handlers/mq/session.ts";
-import type { WsConnection } from "../handlers/ws/client.ts";
-import type { PublishTarget } from "../bridge/from_ws.ts";
-import type { ConsumeSource } from "../bridge/to_ws.ts";
-import type { TimerHandle, Timers } from "../lib/clock.ts";
+import type {
+  AckHandle,
+  ConsumerSession,
+  Delivery,
+  PublisherSession,
+  PublishProps,
+  TimerHandle,
+  Timers,
+  WsConnection,
+  WsHandlers,
+  WsSide,
+} from "../bridge/ports.ts";
 import { withDeadline } from "./_ws_server.ts";
 
 /** One publish call, settled by the test. */
 export interface Published {
   queue: string;
-  body: Buffer;
+  body: Uint8Array;
   props: PublishProps;
   resolve(): void;
   reject(err: Error): void;
@@ -36,9 +44,40 @@ class Counter<T> {
   }
 }
 
-/** A broker session's publishing side under the test's control. */
-export class FakeTarget implements PublishTarget {
+/** A session's life (start, close, up and down), driven by the test with `goDown()` and `goUp()`. */
+class FakeSessionEvents {
   up = true;
+  readonly #closed = Promise.withResolvers<void>();
+  readonly closed: Promise<void> = this.#closed.promise;
+  #upListeners: (() => void)[] = [];
+  #downListeners: ((cause: unknown) => void)[] = [];
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    this.#closed.resolve();
+    return Promise.resolve();
+  }
+  onUp(fn: () => void): void {
+    this.#upListeners.push(fn);
+  }
+  onDown(fn: (cause: unknown) => void): void {
+    this.#downListeners.push(fn);
+  }
+  /** The connection drops: listeners are told, as the real session tells them. */
+  goDown(): void {
+    this.up = false;
+    for (const fn of this.#downListeners) fn(new Error("dropped by the test"));
+  }
+  /** It is back. */
+  goUp(): void {
+    this.up = true;
+    for (const fn of this.#upListeners) fn();
+  }
+}
+
+/** A broker session's publishing side under the test's control. */
+export class FakeTarget extends FakeSessionEvents implements PublisherSession {
   generation = 1;
   writable = true;
   blocked = false;
@@ -71,6 +110,10 @@ export class FakeTarget implements PublishTarget {
     return Promise.resolve();
   }
 
+  onBlocked(_fn: (blocked: boolean) => void): void {}
+
+  onMessageTooLarge(_fn: (maxBytes: number) => void): void {}
+
   /** Lets publishing continue after `writable = false`. */
   drain(): void {
     this.writable = true;
@@ -87,13 +130,13 @@ export interface AckCall {
 }
 
 /** A broker session's consuming side: the test delivers, the fake records acks. */
-export class FakeSource implements ConsumeSource {
-  onDelivery: ((d: MqDelivery) => void) | null = null;
+export class FakeSource extends FakeSessionEvents implements ConsumerSession {
+  onDelivery: ((d: Delivery) => void) | null = null;
   consuming = false;
   readonly acks = new Counter<AckCall>();
   #tag = 0;
 
-  startConsumer(_queue: string, _tag: string, onDelivery: (d: MqDelivery) => void): Promise<void> {
+  startConsumer(_queue: string, _tag: string, onDelivery: (d: Delivery) => void): Promise<void> {
     this.onDelivery = onDelivery;
     this.consuming = true;
     return Promise.resolve();
@@ -104,11 +147,11 @@ export class FakeSource implements ConsumeSource {
     return Promise.resolve();
   }
 
-  ack(handle: MqAckHandle, allUpTo = false): void {
+  ack(handle: AckHandle, allUpTo = false): void {
     this.acks.push({ kind: "ack", tag: handle.tag, allUpTo, requeue: false });
   }
 
-  nack(handle: MqAckHandle, allUpTo = false, requeue = true): void {
+  nack(handle: AckHandle, allUpTo = false, requeue = true): void {
     this.acks.push({ kind: "nack", tag: handle.tag, allUpTo, requeue });
   }
 
@@ -143,6 +186,39 @@ export class FakeConnection implements WsConnection {
   /** Marks `bytes` more (default: all sent so far) as written to the socket; the test then tells the pump. */
   writeOut(bytes = this.sentBytes - this.writtenBytes): void {
     this.writtenBytes += bytes;
+  }
+}
+
+/** A WebSocket side that opens one FakeConnection at start; the test sends "API" messages with `fromApi`. */
+export class FakeWsSide implements WsSide {
+  readonly conn = new FakeConnection();
+  readonly #handlers: WsHandlers;
+  readonly #closed = Promise.withResolvers<void>();
+  readonly closed: Promise<void> = this.#closed.promise;
+  paused = false;
+
+  constructor(handlers: WsHandlers) {
+    this.#handlers = handlers;
+  }
+  start(): Promise<void> {
+    this.#handlers.onOpen(this.conn);
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    this.#closed.resolve();
+    return Promise.resolve();
+  }
+  setReadingPaused(paused: boolean): void {
+    this.paused = paused;
+  }
+  /** A message from the API. */
+  fromApi(text: string): void {
+    this.#handlers.onMessage(new TextEncoder().encode(text), true, this.conn);
+  }
+  /** The relay wrote all that was sent. */
+  writeOut(): void {
+    this.conn.writeOut();
+    this.#handlers.onWritten(this.conn);
   }
 }
 

@@ -39,7 +39,7 @@ Deno.test("FromWsPublisher publishes in arrival order with message ids, TTL and 
   accept(publisher, "a");
   publisher.accept(Buffer.from([1, 2]), "application/octet-stream");
   await target.calls.reach(2, "two publishes");
-  assert.deepEqual(target.published.map((p) => [p.queue, p.body.toString("hex"), p.props]), [
+  assert.deepEqual(target.published.map((p) => [p.queue, Buffer.from(p.body).toString("hex"), p.props]), [
     ["from_ws", Buffer.from("a").toString("hex"), {
       contentType: "text/plain",
       expirationMs: 5000,

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { FromWsPublisher } from "../bridge/from_ws.ts";
 import { MetricsRegistry, TO_WS_REJECTED_TOTAL, TO_WS_REQUEUED_TOTAL, TO_WS_TOTAL } from "../lib/metrics.ts";
-import { isText, ToWsPump } from "../bridge/to_ws.ts";
+import { ToWsPump } from "../bridge/to_ws.ts";
+import { isText } from "../bridge/frames.ts";
 import { createLogger, MemorySink } from "../lib/log.ts";
 import { FakeConnection, FakeSource, FakeTarget, FakeTimers } from "./_fakes.ts";
 
@@ -35,7 +36,7 @@ function setup(options: { ackDelayMs?: number; maxBufferedBytes?: number } = {})
     ackDelayMs: options.ackDelayMs ?? ACK_DELAY_MS,
     maxBufferedBytes: options.maxBufferedBytes ?? 1000,
     maxMessageBytes: 10_000,
-  }, { log, metrics, replies: publisher, forwarder: publisher, clock: timers });
+  }, { log, metrics, replies: publisher, clock: timers });
   const conn = new FakeConnection();
   /** The relay wrote `bytes` more (default: all) to the socket. */
   const written = (bytes?: number) => {
@@ -192,26 +193,6 @@ Deno.test("ToWsPump.stop() hands back what has not settled when its time is up",
   source.deliver("b");
   await pump.stop(20); // never written out: the deadline (real time) ends the wait
   assert.deepEqual(source.acks.items, [{ kind: "nack", tag: 2, allUpTo: true, requeue: true }]);
-});
-
-Deno.test("ToWsPump in stub mode acknowledges once the broker confirms the republished message", async () => {
-  const { source, pump, target, publisher } = setup();
-  pump.startStub();
-  source.deliver("echo me");
-  source.deliver(new Uint8Array([0xff]));
-  await target.calls.reach(2, "two publishes");
-  assert.deepEqual(target.published.map((p) => p.props.contentType), [
-    "text/plain",
-    "application/octet-stream",
-  ]);
-  target.published[0]!.resolve();
-  target.published[1]!.reject(new Error("nacked by the broker"));
-  await source.acks.reach(2, "an ack and a nack");
-  assert.deepEqual(source.acks.items, [
-    { kind: "ack", tag: 1, allUpTo: true, requeue: false },
-    { kind: "nack", tag: 2, allUpTo: false, requeue: true },
-  ]);
-  publisher.dispose();
 });
 
 Deno.test("ToWsPump rejects a message larger than ws_max_message_bytes without requeue, and says so", () => {

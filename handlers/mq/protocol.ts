@@ -16,6 +16,8 @@ export class MqUnavailableError extends Error {
 /** The broker confirmed a message but routed it nowhere (its queue is gone). */
 export class MqReturnedError extends Error {
   override name = "MqReturnedError";
+  /** What the bridge's core looks for (bridge/ports.ts PublishError): the queue is gone. */
+  readonly unroutable = true;
 }
 
 /** Setup the broker refuses for good (queue exists with other arguments, no permission). */

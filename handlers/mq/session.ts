@@ -250,8 +250,12 @@ export class MqSession {
       options.messageId = id;
       options.mandatory = true;
     }
+    // amqplib takes only a Buffer; a Uint8Array is wrapped, not copied.
+    const content = body instanceof Buffer
+      ? body
+      : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     try {
-      const ok = channel.publish("", queue, body, options, (err: unknown) => {
+      const ok = channel.publish("", queue, content, options, (err: unknown) => {
         if (id !== undefined && this.#returned.size > 0 && this.#returned.delete(id)) {
           onConfirm(
             new MqReturnedError(`The broker could not route the message to queue "${queue}" (deleted?)`),
