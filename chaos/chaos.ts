@@ -36,7 +36,7 @@ export const FULL: ScenarioSize = {
   endWaitMs: 60_000,
   quick: false,
 };
-/** The CI run (tests/chaos_test.ts, --quick): 2,000 messages at 500/s, 2 faults each. */
+/** The CI run (tests/integration/chaos_test.ts, --quick): 2,000 messages at 500/s, 2 faults each. */
 export const QUICK: ScenarioSize = {
   count: 2_000,
   ratePerSec: 500,

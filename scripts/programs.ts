@@ -1,7 +1,7 @@
 /**
  * What gets compiled: the two programs, the permissions each is compiled with,
  * and the targets. The release build (`scripts/release.ts`), `deno task
- * compile` and the compile check in `tests/compile_test.ts` all read this one
+ * compile` and the compile check in `tests/unit/compile_test.ts` all read this one
  * list, so they cannot drift apart.
  */
 

@@ -22,7 +22,7 @@
  * Retire it when Deno's WebSocket gets stream backpressure and TCP_NODELAY
  * in its stable API (`WebSocketStream` is still behind `--unstable-net`;
  * denoland/deno#35581 adds `noDelay` to `Deno.createHttpClient`). The proof
- * that it still works is tests/ws_relay_test.ts and the chaos suite.
+ * that it still works is tests/integration/ws_relay_test.ts and the chaos suite.
  *
  * The URL (with its token) only ever crosses the private socket.
  */

@@ -1,0 +1,38 @@
+/**
+ * What the broker refuses for good, on a private RabbitMQ node whose limits a
+ * test may change (chaos/private_broker.ts): a WebSocket message over the
+ * broker's max_message_size would be refused on every attempt and hold up
+ * everything behind it, so the bridge drops it (counted, logged) and goes on.
+ */
+import assert from "node:assert/strict";
+import { PrivateBroker } from "../../chaos/private_broker.ts";
+import { FROM_WS_DROPPED_TOTAL } from "../../lib/metrics.ts";
+import { bridgeValues, startBridge } from "../_bridge.ts";
+import { openBroker } from "../_broker.ts";
+import { startWsServer } from "../_ws_server.ts";
+
+Deno.test("runBridge() drops a WebSocket message over the broker's max_message_size and bridges what follows [integration]", async () => {
+  await using node = await PrivateBroker.start();
+  await node.ctl(["eval", "application:set_env(rabbit, max_message_size, 1048576)."]);
+  await using broker = await openBroker(node.url);
+  const toWs = await broker.queue("to_ws");
+  const fromWs = await broker.queue("from_ws");
+  await using server = startWsServer({ echo: false });
+  const connected = server.nextConnection();
+  await using bridge = await startBridge(bridgeValues({ toWs, fromWs, wsUrl: server.url, mqUrl: node.url }));
+  const socket = await connected;
+  socket.send("before");
+  socket.send(new Uint8Array(2 * 1_048_576)); // under mq_buffer_bytes (16 MiB), over the broker's 1 MiB
+  socket.send("after");
+  const got = await broker.collect(fromWs, 2, 30_000);
+  assert.deepEqual(got.map((m) => m.text), ["before", "after"]);
+  await bridge.sink.waitFor(/ERROR .*Rejected WebSocket messages larger than the broker.s max_message_size/)
+    .catch((e) => {
+      throw new Error(e.message + bridge.sink.text);
+    });
+  assert.equal(bridge.metrics.counter(FROM_WS_DROPPED_TOTAL), 1);
+  socket.send(new Uint8Array(1_048_577)); // refused at once now, not sent to the broker again
+  socket.send("last");
+  assert.deepEqual((await broker.collect(fromWs, 1, 30_000)).map((m) => m.text), ["last"]);
+  assert.equal(bridge.metrics.counter(FROM_WS_DROPPED_TOTAL), 2);
+});

@@ -1,0 +1,247 @@
+/**
+ * The relay (handlers/ws/relay.ts) with the real WebSocket client: ws:// and
+ * wss:// (a private CA, TLS made by the relay) end to end, the private
+ * socket directory and its clean-up, certificate checking, backpressure (a
+ * paused link reads nothing more from the API, and loses nothing), and what
+ * it does with bytes it holds when a connection is given up. The latency it
+ * removes is measured by `deno task bench`, not asserted here.
+ */
+import assert from "node:assert/strict";
+import type { WsSettings } from "../../config/config.ts";
+import { MetricsRegistry } from "../../lib/metrics.ts";
+import { RelayDir } from "../../handlers/ws/relay.ts";
+import type { ProxyEnv } from "../../handlers/ws/http_proxy.ts";
+import { startTinyproxy } from "../_tinyproxy.ts";
+import { createLogger } from "../../lib/log.ts";
+import { WsClient, type WsConnection, type WsHandlers } from "../../handlers/ws/client.ts";
+import { WatchedSink, wsSettings } from "../_bridge.ts";
+import { makeTestPki, startTlsForwarder } from "../_tls.ts";
+import { startWsServer, withDeadline } from "../_ws_server.ts";
+import { startProxy } from "../_proxy.ts";
+
+/** The shared test settings, with a query in the URI (kept through the relay) and one attempt. */
+function settings(apiHost: string, overrides: Partial<WsSettings> = {}): WsSettings {
+  return wsSettings(apiHost, {
+    apiUri: "/api?v=1",
+    maxConnectAttempts: 1,
+    connectTimeoutSecs: 5,
+    ...overrides,
+  });
+}
+
+/** A client that echoes back what it receives into `replies`; dispose closes it. */
+function echoClient(s: WsSettings, deps: { caPem?: string; relayDir?: string; proxy?: ProxyEnv } = {}) {
+  const sink = new WatchedSink();
+  const replies: (string | Uint8Array)[] = [];
+  const opened = Promise.withResolvers<WsConnection>();
+  let waiter: { count: number; resolve: () => void } | null = null;
+  const closed = Promise.withResolvers<void>();
+  const handlers: WsHandlers = {
+    onOpen: (conn) => opened.resolve(conn),
+    onMessage: (data, text) => {
+      replies.push(text ? new TextDecoder().decode(data) : data);
+      if (waiter && replies.length >= waiter.count) waiter.resolve();
+    },
+    onWritten: () => {},
+    onClose: () => closed.resolve(),
+  };
+  const repliesReach = (count: number, ms = 5_000) =>
+    withDeadline(
+      new Promise<void>((resolve) => {
+        waiter = { count, resolve };
+        if (replies.length >= count) resolve();
+      }),
+      ms,
+      `${count} replies`,
+    );
+  const log = createLogger({ sink, info: true, debug: false });
+  const ws = new WsClient(s, handlers, { log, metrics: new MetricsRegistry(), ...deps });
+  opened.promise.catch(() => {});
+  return Object.assign(ws, { sink, replies, repliesReach, opened: opened.promise, lost: closed.promise });
+}
+
+async function roundTrip(ws: ReturnType<typeof echoClient>, payloads: (string | Uint8Array)[]) {
+  const conn = await withDeadline(ws.opened, 5_000, "the connection");
+  const replied = ws.repliesReach(payloads.length);
+  for (const payload of payloads) {
+    const text = typeof payload === "string";
+    conn.send(text ? new TextEncoder().encode(payload) : payload, text);
+  }
+  await replied;
+  assert.deepEqual(ws.replies, payloads);
+}
+
+Deno.test("WsClient through the relay carries text and binary frames both ways [integration]", async () => {
+  await using server = startWsServer();
+  await using ws = echoClient(settings(server.url));
+  ws.start().catch(() => {});
+  await roundTrip(ws, ["small", "x".repeat(16_384), new Uint8Array(70_000).fill(7)]);
+  assert.equal(server.requests[0]!.pathname, "/api");
+  assert.equal(server.requests[0]!.searchParams.get("v"), "1");
+  assert.ok(server.requests[0]!.searchParams.get("jwt"), "the token reaches the API");
+});
+
+Deno.test("WsClient reaches a wss:// API signed by ws_ca_file, TLS made by the relay [integration]", async () => {
+  await using pki = await makeTestPki();
+  await using server = startWsServer();
+  await using tls = startTlsForwarder(pki, Number(new URL(server.url).port));
+  await using ws = echoClient(settings(`wss://localhost:${tls.port}`), { caPem: pki.caPem });
+  ws.start().catch(() => {});
+  await roundTrip(ws, ["over tls", "y".repeat(20_000)]);
+});
+
+Deno.test("WsClient with ws_no_delay = false still goes through the relay, checking ws_ca_file [integration]", async () => {
+  await using pki = await makeTestPki();
+  await using server = startWsServer();
+  await using tls = startTlsForwarder(pki, Number(new URL(server.url).port));
+  await using ws = echoClient(settings(`wss://localhost:${tls.port}`, { noDelay: false }), {
+    caPem: pki.caPem,
+  });
+  ws.start().catch(() => {});
+  await roundTrip(ws, ["nagle on"]);
+});
+
+Deno.test("WsClient through the relay refuses a certificate it cannot verify, saying why [integration]", async () => {
+  await using pki = await makeTestPki();
+  await using server = startWsServer();
+  await using tls = startTlsForwarder(pki, Number(new URL(server.url).port));
+  await using ws = echoClient(settings(`wss://localhost:${tls.port}`));
+  const failed = await ws.start().then(() => null, (err: Error) => err);
+  assert.match(String(failed?.message), /cannot reach wss:\/\/localhost:\d+: .*(UnknownIssuer|certificate)/);
+  assert.equal(server.requests.length, 0, "nothing reached the API");
+});
+
+Deno.test("WsClient fails to start, naming the directory, when the relay's socket cannot be made [integration]", async () => {
+  await using server = startWsServer();
+  await using ws = echoClient(settings(server.url), { relayDir: "/nonexistent/dir" });
+  const failed = await ws.start().then(() => null, (err: Error) => err);
+  assert.match(
+    String(failed?.message),
+    /Cannot create the WebSocket relay's private directory in \/nonexistent\/dir/,
+  );
+  assert.equal(server.requests.length, 0);
+});
+
+Deno.test("RelayDir keeps its sockets in a directory only its owner can enter, removed at close", async () => {
+  const relay = await RelayDir.open("/tmp");
+  assert.match(relay.path, new RegExp(`^/tmp/mq2wsbridge-ws-${Deno.pid}-`));
+  assert.equal((await Deno.stat(relay.path)).mode! & 0o777, 0o700);
+  const link = relay.link("ws://127.0.0.1:9", { noDelay: true, proxy: {}, pingIntervalMs: 0 }, {
+    onWritten() {},
+    onDead() {},
+  });
+  const route = link.route("wss://api.example.com:8443/ws?jwt=abc");
+  assert.equal(route.url, "ws://api.example.com:8443/ws?jwt=abc", "TLS is the relay's job");
+  await relay.close();
+  await relay.close(); // safe twice
+  await assert.rejects(() => Deno.stat(relay.path), Deno.errors.NotFound);
+});
+
+Deno.test("RelayDir.open() removes the directories of relays whose process is gone, and keeps live ones", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "mq2wsbridge-test-" });
+  try {
+    // A process that has exited: its pid is free (for now), as after a SIGKILL.
+    const child = new Deno.Command("true").spawn();
+    const gone = (await child.status, child.pid);
+    const stale = `${parent}/mq2wsbridge-ws-${gone}-abc123`;
+    const live = `${parent}/mq2wsbridge-ws-1-def456`; // pid 1 always runs
+    const other = `${parent}/not-a-relay`;
+    for (const dir of [stale, live, other]) await Deno.mkdir(dir);
+    await Deno.writeTextFile(`${stale}/1.sock`, "");
+    const relay = await RelayDir.open(parent);
+    await relay.close();
+    await assert.rejects(() => Deno.stat(stale), Deno.errors.NotFound);
+    assert.ok((await Deno.stat(live)).isDirectory, "a running process's directory is kept");
+    assert.ok((await Deno.stat(other)).isDirectory, "other directories are not touched");
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
+});
+
+Deno.test("WsClient.setReadingPaused() stops reading from the API, and every message arrives after the resume [integration]", async () => {
+  await using server = startWsServer({ echo: false });
+  await using ws = echoClient(settings(server.url));
+  ws.setReadingPaused(true); // before connecting: the link starts paused
+  ws.start().catch(() => {});
+  await withDeadline(ws.opened, 5_000, "the connection");
+  const socket = [...server.sockets][0]!;
+  const count = 300;
+  const body = (i: number) => `${i} `.padEnd(65_536, ".");
+  for (let i = 0; i < count; i++) socket.send(body(i));
+  // 19 MiB cannot all fit in the socket buffers: the server holds the rest, unsent, while we do not read.
+  await withDeadline(
+    (async () => {
+      while (socket.bufferedAmount === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    })(),
+    5_000,
+    "the server's sends to back up",
+  );
+  assert.ok(ws.replies.length < count, `${ws.replies.length} of ${count} arrived while paused`);
+  ws.setReadingPaused(false);
+  await ws.repliesReach(count, 10_000);
+  assert.deepEqual(ws.replies.map((r) => String(r).split(" ")[0]), [...Array(count).keys()].map(String));
+});
+
+Deno.test("A connection given up as dead keeps what it wrote: an API that reads again gets all of it [integration]", async () => {
+  await using server = startWsServer({ echo: false });
+  await using proxy = startProxy(Number(new URL(server.url).port));
+  await using ws = echoClient(
+    settings(`ws://127.0.0.1:${proxy.port}`, { pingIntervalSecs: 0.3, maxConnectAttempts: 10 }),
+  );
+  ws.start().catch(() => {});
+  const conn = await withDeadline(ws.opened, 5_000, "the connection");
+  proxy.pause(); // the API stops reading (frozen), and so stops answering pings
+  const frames = 40;
+  for (let i = 0; i < frames; i++) conn.send(new TextEncoder().encode(`${i} `.padEnd(16_384, ".")), true);
+  await withDeadline(ws.lost, 5_000, "the connection to be given up");
+  const written = conn.writtenBytes / 16_384;
+  assert.ok(written >= 1, `${written} frames written before it was given up`);
+  await ws.sink.waitFor(/WebSocket connection lost.*not responding/);
+  proxy.resume(); // the API reads again: everything written reaches it, nothing in the relay was thrown away
+  await server.receivedCount(written, 10_000);
+  assert.deepEqual(
+    server.received.slice(0, written).map((r) => String(r).split(" ")[0]),
+    [...Array(written).keys()].map(String),
+  );
+});
+
+Deno.test("WsClient goes through an HTTP proxy with CONNECT (a real tinyproxy), TLS inside the tunnel [integration]", async () => {
+  await using tiny = await startTinyproxy();
+  await using pki = await makeTestPki();
+  await using server = startWsServer();
+  await using tls = startTlsForwarder(pki, Number(new URL(server.url).port));
+  await using plain = echoClient(settings(server.url), { proxy: { httpProxy: tiny.url } });
+  plain.start().catch(() => {});
+  await roundTrip(plain, ["through the proxy"]);
+  await using secure = echoClient(settings(`wss://localhost:${tls.port}`), {
+    caPem: pki.caPem,
+    proxy: { httpsProxy: tiny.url, httpProxy: "http://127.0.0.1:9" },
+  });
+  secure.start().catch(() => {});
+  await roundTrip(secure, ["tls through the proxy"]);
+  const seen = await tiny.requests();
+  assert.ok(seen.includes(`CONNECT 127.0.0.1:${new URL(server.url).port}`), seen.join("\n"));
+  assert.ok(seen.includes(`CONNECT localhost:${tls.port}`), "wss:// takes HTTPS_PROXY");
+  assert.ok(!seen.some((r) => r.includes("jwt")), "the proxy never sees the URL or its token");
+});
+
+Deno.test("WsClient connects directly to a host in NO_PROXY, and names the proxy when it refuses [integration]", async () => {
+  await using tiny = await startTinyproxy();
+  await using server = startWsServer();
+  await using direct = echoClient(settings(server.url), {
+    proxy: { httpProxy: tiny.url, noProxy: "localhost,127.0.0.1" },
+  });
+  direct.start().catch(() => {});
+  await roundTrip(direct, ["no proxy"]);
+  assert.deepEqual(await tiny.requests(), []);
+  // A proxy that answers CONNECT with an error (tinyproxy cannot reach the closed port).
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = closed.addr.port;
+  closed.close();
+  await using refused = echoClient(settings(`ws://127.0.0.1:${port}`), { proxy: { httpProxy: tiny.url } });
+  const failed = await refused.start().then(() => null, (err: Error) => err);
+  assert.match(
+    String(failed?.message),
+    new RegExp(`through proxy ${tiny.url.replaceAll(".", "\\.")}: proxy .* refused CONNECT`),
+  );
+});
