@@ -21,6 +21,7 @@ import type { MetricsPublisher } from "./handlers/aws/cloudwatch_metrics.ts";
 import { bridgeSessions, MqAccessError, MqGaveUpError, MqSetupError } from "./handlers/mq/session.ts";
 import { proxyEnvFrom, proxyProblemFor } from "./handlers/ws/http_proxy.ts";
 import { WsClient, WsGaveUpError } from "./handlers/ws/client.ts";
+import { print, printErr } from "./lib/print.ts";
 
 // The AWS handlers (Parameter Store, CloudWatch Logs and metrics) are imported only when -s, -l, -m
 // or -M asks for them: the AWS SDK they load costs about 19 MiB of resident memory otherwise
@@ -257,16 +258,6 @@ function failure(err: unknown, log: Logger): number {
   }
   log.error(`Stopping after an unexpected error: ${errorText(err)}`);
   return EXIT.FAILURE;
-}
-
-function print(text: string): void {
-  // deno-lint-ignore no-console
-  console.log(text);
-}
-
-function printErr(text: string): void {
-  // deno-lint-ignore no-console
-  console.error(text);
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

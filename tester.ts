@@ -32,8 +32,9 @@ import type { TesterView } from "./tester/views/view.ts";
 import { imdsOptionsFromEnv, readIniFile } from "./config/ini_file.ts";
 import { imdsRegion } from "./handlers/aws/imds.ts";
 import { createLogger, errorText, type LogSink } from "./lib/log.ts";
-import { MqGaveUpError, MqSession, MqSetupError } from "./handlers/mq/session.ts";
+import { MqGaveUpError, MqSession, MqSetupError, settingsOptions } from "./handlers/mq/session.ts";
 import { readSsmConfig, resolveRegion } from "./handlers/aws/ssm.ts";
+import { print, printErr } from "./lib/print.ts";
 
 const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
@@ -79,7 +80,9 @@ export async function main(args: string[]): Promise<number> {
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   for (const signal of SIGNALS) Deno.addSignalListener(signal, onSignal);
+  // With --json -, standard output is the JSON's: the human lines go to standard error.
   const human = cli.json === "-" ? Deno.stderr : Deno.stdout;
+  const say = cli.json === "-" ? printErr : print;
   const view = createView(cli, human);
   try {
     const result = await measure(cli, config, caPem, view, redactor, controller.signal);
@@ -89,9 +92,9 @@ export async function main(args: string[]): Promise<number> {
     const written = await writeFiles(cli, result, json);
     await view.end(summary, controller.signal);
     view.close();
-    print(formatSummary(summary), human);
-    if (cli.report !== null) print(reconciledLine(summary), human);
-    for (const line of leftovers(cli, config, summary)) print(line, human);
+    say(formatSummary(summary));
+    if (cli.report !== null) say(reconciledLine(summary));
+    for (const line of leftovers(cli, config, summary)) say(line);
     if (cli.json === "-") print(json); // only now: a full-screen view has given the screen back
     return written ?? status;
   } catch (err) {
@@ -146,17 +149,14 @@ async function measure(
   signal: AbortSignal,
 ): Promise<RunResult> {
   const log = createLogger({ sink: noticeSink(view), info: false, debug: false, redactor });
-  await using mq = new MqSession({
-    url: config.mq.url,
-    displayUrl: config.mq.displayUrl,
-    caPem,
-    queues: [config.mq.queueToWs, config.mq.queueFromWs],
-    prefetch: config.mq.prefetch,
-    heartbeatSecs: config.mq.heartbeatSecs,
-    maxConnectAttempts: config.mq.maxConnectAttempts,
-    reconnectDelaySecs: config.mq.reconnectDelaySecs,
-    connectionName: `bridgetester@${Deno.hostname()} pid ${Deno.pid}`,
-  }, { log: log.child("mq"), metrics: new MetricsRegistry() });
+  await using mq = new MqSession(
+    settingsOptions(config.mq, {
+      queues: [config.mq.queueToWs, config.mq.queueFromWs],
+      connectionName: `bridgetester@${Deno.hostname()} pid ${Deno.pid}`,
+      caPem,
+    }),
+    { log: log.child("mq"), metrics: new MetricsRegistry() },
+  );
   return await runTester({
     count: cli.count,
     delayMs: cli.delaySecs * 1000,
@@ -226,19 +226,6 @@ function failure(err: unknown, redactor: Redactor): number {
   if (err instanceof MqGaveUpError) return printErr(`bridgetester: ${text}`), TESTER_EXIT.UNAVAILABLE;
   printErr(`bridgetester: stopped by an unexpected error: ${text}`);
   return 1;
-}
-
-function print(text: string, out: typeof Deno.stdout = Deno.stdout): void {
-  const bytes = new TextEncoder().encode(`${text}\n`);
-  try {
-    for (let off = 0; off < bytes.length;) off += out.writeSync(bytes.subarray(off));
-  } catch {
-    // A closed pipe: nobody is reading any more.
-  }
-}
-
-function printErr(text: string): void {
-  print(text, Deno.stderr);
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

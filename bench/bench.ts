@@ -27,6 +27,7 @@ import { denoScript, type Program } from "../tools/program.ts";
 import { permissionsOf } from "../scripts/programs.ts";
 import { type BenchRow, markdownTable, median, type Memory, type Path, type Run } from "./report.ts";
 import { clockTicks, CpuMeter, memoryOf } from "./procstat.ts";
+import { print } from "../lib/print.ts";
 
 const AMQP_URL = Deno.env.get("AMQP_URL") ?? "amqp://guest:guest@127.0.0.1:5672";
 const TTL_MS = 300_000;
@@ -109,7 +110,7 @@ try {
   const memory = { start: startMemory, settled: settledMemory, settleSecs: SETTLE_MS / 1000 };
   const table = markdownTable(rows, { repeats, latencyRate: LATENCY_RATE, prefetch: PREFETCH, memory }) +
     settings;
-  say(`\n${table}`);
+  print(`\n${table}`);
   const results = {
     date: new Date().toISOString(),
     quick,
@@ -129,7 +130,7 @@ try {
   await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", ...files], stdout: "null", stderr: "null" })
     .output();
   const lost = rows.flatMap((r) => [r.latency, ...r.floods]).reduce((n, run) => n + run.lost, 0);
-  say(`\nlost across all runs: ${lost}`);
+  print(`\nlost across all runs: ${lost}`);
   if (lost > 0) Deno.exitCode = 1;
 } finally {
   for (const program of running) {
@@ -193,7 +194,7 @@ async function tester(ini: string, size: number, count: number, delaySecs: numbe
     latencyMs: summary.latencyMs ?? { p50: null, p95: null, p99: null, max: null }, // null: none came back
   };
   const mode = delaySecs === 0 ? "flood  " : `${Math.round(1 / delaySecs)}/s`;
-  say(
+  print(
     `${ini.split("/").at(-1)!.replace(".ini", "").padEnd(8)} ${String(size).padStart(5)} B ${mode} ` +
       `${result.throughput?.toFixed(0).padStart(6)} msg/s  p50 ${fmt(result.latencyMs.p50)} ` +
       `p99 ${
@@ -254,9 +255,4 @@ function medianByP99(runs: Run[]): Run {
 
 function fmt(ms: number | null): string {
   return ms === null ? "-" : ms < 10 ? ms.toFixed(2) : ms.toFixed(0);
-}
-
-function say(text: string): void {
-  // deno-lint-ignore no-console
-  console.log(text);
 }

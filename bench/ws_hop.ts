@@ -12,6 +12,7 @@
  */
 import { denoScript } from "../tools/program.ts";
 import { RelayDir } from "../handlers/ws/relay.ts";
+import { print } from "../lib/print.ts";
 
 const SIZES = [100, 16_384];
 const DECODER = new TextDecoder();
@@ -112,16 +113,16 @@ async function main(): Promise<void> {
   const port = Number((await echo.waitForLine(/^listening on \d+/)).split(" ").at(-1));
   const url = `ws://127.0.0.1:${port}/hop`;
 
-  say(
+  print(
     "| path | size | lone p50 ms | lone p99 ms | 500/s p50 ms | 500/s p95 ms | 500/s p99 ms | 500/s max ms |",
   );
-  say("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const size of SIZES) {
     for (const path of ["relay", "relayNagle", "direct"] as const) {
       await using hop = await Hop.open(url, path);
       const lone = await hop.lone(size);
       const paced = await hop.paced(size);
-      say(
+      print(
         `| ${LABEL[path]} | ${size} B | ` +
           `${q(lone, 0.5)} | ${q(lone, 0.99)} | ${q(paced, 0.5)} | ${q(paced, 0.95)} | ${q(paced, 0.99)} | ${
             q(paced, 1)
@@ -129,11 +130,6 @@ async function main(): Promise<void> {
       );
     }
   }
-}
-
-function say(text: string): void {
-  // deno-lint-ignore no-console
-  console.log(text);
 }
 
 await main();

@@ -27,6 +27,7 @@ import {
   twoBridges,
   wsKill,
 } from "./scenarios.ts";
+import { print, printErr } from "../lib/print.ts";
 
 /** The full run: 12,000 messages at 500/s (24 s of load) per scenario, 4 faults each. */
 export const FULL: ScenarioSize = {
@@ -126,16 +127,6 @@ export async function main(args: string[]): Promise<number> {
     print(`Wrote ${files.join(" and ")}`);
   }
   return results.every((r) => r.ok) ? 0 : 1;
-}
-
-function print(text: string): void {
-  // deno-lint-ignore no-console
-  console.log(text);
-}
-
-function printErr(text: string): void {
-  // deno-lint-ignore no-console
-  console.error(text);
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

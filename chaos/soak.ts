@@ -14,6 +14,7 @@ import { AMQP_URL, openBroker } from "../tests/_broker.ts";
 import { bridgeValues, writeIni } from "../tests/_bridge.ts";
 import { Load } from "./load.ts";
 import { rssKiB, startBridgeProcess, startEcho } from "./procs.ts";
+import { print, printErr } from "../lib/print.ts";
 
 /** Sending pauses while this many messages are out (keeps the queues short: the path, not a backlog). */
 const MAX_OUTSTANDING = 5000;
@@ -167,16 +168,6 @@ function mib(kib: number): string {
 
 function pad(n: number, width = 5): string {
   return String(n).padStart(width);
-}
-
-function print(text: string): void {
-  // deno-lint-ignore no-console
-  console.log(text);
-}
-
-function printErr(text: string): void {
-  // deno-lint-ignore no-console
-  console.error(text);
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -13,15 +13,11 @@ import { MetricsRegistry } from "../lib/metrics.ts";
 import { redactUrl, Secret } from "../lib/secret.ts";
 import { startEchoServer } from "../tools/echo_server.ts";
 import { permissionsOf } from "../scripts/programs.ts";
+import { print } from "../lib/print.ts";
 
 const AMQP_URL = Deno.env.get("AMQP_URL") ?? "amqp://guest:guest@127.0.0.1:5672";
 const BULK = 10_000;
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-function say(text: string): void {
-  // deno-lint-ignore no-console
-  console.log(text);
-}
 
 /** Counts what arrives on from_ws; `until(n)` resolves once n distinct bodies have. */
 class Replies {
@@ -66,20 +62,20 @@ async function demo(): Promise<number> {
   try {
     await mq.start();
   } catch {
-    say(
+    print(
       `Cannot reach RabbitMQ at ${redactUrl(AMQP_URL)}: start it (rabbitmq-server -detached) or set AMQP_URL`,
     );
     return 1;
   }
   let shown = 0;
   await using echo = startEchoServer({
-    onMessage: (data) => shown++ < 5 && say(`  ⇄ echo endpoint got "${data}"`),
+    onMessage: (data) => shown++ < 5 && print(`  ⇄ echo endpoint got "${data}"`),
   });
   const dir = await Deno.makeTempDir({ prefix: "mq2wsbridge-demo-" });
   const ini = `${dir}/mq2wsbridge.ini`;
   await Deno.writeTextFile(ini, iniText(echo.url, toWs, fromWs), { mode: 0o600 });
-  say(`Broker ${redactUrl(AMQP_URL)}; WebSocket echo endpoint ${echo.url}`);
-  say(`Starting the bridge: mq2wsbridge -c ${ini} -v\n`);
+  print(`Broker ${redactUrl(AMQP_URL)}; WebSocket echo endpoint ${echo.url}`);
+  print(`Starting the bridge: mq2wsbridge -c ${ini} -v\n`);
   const bridge = new Deno.Command(Deno.execPath(), {
     args: ["run", ...permissionsOf("mq2wsbridge"), MAIN, "-c", ini, "-v"],
     stdout: "piped",
@@ -88,7 +84,7 @@ async function demo(): Promise<number> {
   const bridging = Promise.withResolvers<void>();
   const output = (async () => {
     for await (const line of lines(bridge.stdout)) {
-      say(`  [bridge] ${line}`);
+      print(`  [bridge] ${line}`);
       if (line.includes("Bridging")) bridging.resolve();
     }
     bridging.reject(new Error("the bridge exited before it was bridging"));
@@ -102,42 +98,42 @@ async function demo(): Promise<number> {
   const publish = (body: string) => mq.publish(toWs, Buffer.from(body), { contentType: "text/plain" });
   try {
     await bridging.promise;
-    say("\n1. Five messages, one at a time: to_ws queue → bridge → WebSocket → bridge → from_ws queue");
+    print("\n1. Five messages, one at a time: to_ws queue → bridge → WebSocket → bridge → from_ws queue");
     for (let i = 1; i <= 5; i++) {
       const start = performance.now();
       await publish(`hello #${i}`);
       await replies.until(i);
-      say(
+      print(
         `  → "hello #${i}" published to ${toWs}, came back on ${fromWs} in ${
           (performance.now() - start).toFixed(1)
         } ms`,
       );
     }
-    say(`\n2. ${BULK.toLocaleString("en")} messages published at once, counted in and out`);
+    print(`\n2. ${BULK.toLocaleString("en")} messages published at once, counted in and out`);
     const start = performance.now();
     await Promise.all(Array.from({ length: BULK }, (_, i) => publish(`bulk #${i}`)));
     await replies.until(5 + BULK);
     const secs = (performance.now() - start) / 1000;
     const bulk = [...replies.counts].filter(([body]) => body.startsWith("bulk #"));
     const duplicates = bulk.reduce((n, [, count]) => n + count - 1, 0);
-    say(
+    print(
       `  sent ${BULK}, came back ${bulk.length} distinct, lost ${
         BULK - bulk.length
       }, duplicates ${duplicates}; ` +
         `${(BULK / secs).toFixed(0)} msg/s round trip`,
     );
-    say("\n3. Stopping the bridge with SIGTERM");
+    print("\n3. Stopping the bridge with SIGTERM");
   } finally {
     bridge.kill("SIGTERM");
     const status = await bridge.status;
     await output.catch(() => {});
-    say(`  mq2wsbridge exited with status ${status.code}`);
+    print(`  mq2wsbridge exited with status ${status.code}`);
     await mq.stopConsumer();
     await mq.deleteQueue(toWs);
     await mq.deleteQueue(fromWs);
     await mq.close();
     await Deno.remove(dir, { recursive: true });
-    say(`  deleted ${toWs}, ${fromWs} and the demo's INI file`);
+    print(`  deleted ${toWs}, ${fromWs} and the demo's INI file`);
   }
   return 0;
 }

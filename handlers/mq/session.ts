@@ -96,25 +96,46 @@ export interface BridgeMqSettings {
   reconnectDelaySecs: number;
 }
 
+/** Session options from the resolved `[aws_mq]` settings: the one place they are mapped. */
+export function settingsOptions(
+  settings: BridgeMqSettings,
+  opts: {
+    queues: readonly string[];
+    connectionName: string;
+    role?: MqSessionOptions["role"];
+    caPem?: string | null;
+  },
+): MqSessionOptions {
+  return {
+    url: settings.url,
+    displayUrl: settings.displayUrl,
+    caPem: opts.caPem ?? null,
+    queues: opts.queues,
+    queueType: settings.queueType,
+    role: opts.role ?? "both",
+    prefetch: settings.prefetch,
+    heartbeatSecs: settings.heartbeatSecs,
+    maxConnectAttempts: settings.maxConnectAttempts,
+    reconnectDelaySecs: settings.reconnectDelaySecs,
+    connectionName: opts.connectionName,
+  };
+}
+
 /** The bridge's two sessions for `settings`: one consumes to_ws, one publishes from_ws (named `name consume|publish`). */
 export function bridgeSessions(
   settings: BridgeMqSettings,
   deps: { log: Logger; metrics: Metrics; name: string; caPem?: string | null },
 ): { consumer: MqSession; publisher: MqSession } {
   const session = (role: "consume" | "publish", queue: string) =>
-    new MqSession({
-      url: settings.url,
-      displayUrl: settings.displayUrl,
-      caPem: deps.caPem ?? null,
-      queues: [queue],
-      queueType: settings.queueType,
-      role,
-      prefetch: settings.prefetch,
-      heartbeatSecs: settings.heartbeatSecs,
-      maxConnectAttempts: settings.maxConnectAttempts,
-      reconnectDelaySecs: settings.reconnectDelaySecs,
-      connectionName: `${deps.name} ${role}`,
-    }, { log: deps.log.child(`mq.${role}`), metrics: deps.metrics });
+    new MqSession(
+      settingsOptions(settings, {
+        queues: [queue],
+        role,
+        connectionName: `${deps.name} ${role}`,
+        caPem: deps.caPem ?? null,
+      }),
+      { log: deps.log.child(`mq.${role}`), metrics: deps.metrics },
+    );
   return {
     consumer: session("consume", settings.queueToWs),
     publisher: session("publish", settings.queueFromWs),
