@@ -502,10 +502,7 @@ Deno.test("MqSession.close() returns within a bounded time when the broker stops
   });
   await mq.start();
   await holdEverythingAfterThis(proxy, mq, queue);
-  const t0 = performance.now();
   await withDeadline(mq.close(), 6_000, "close() with a silent broker");
-  const took = performance.now() - t0;
-  assert.ok(took < 4_000, `close() took ${took} ms`);
   await mq.closed;
   assert.equal(mq.up, false);
   await mq.sink.waitFor(/WARN .*did not answer the close within 2000 ms; dropping the connection/);
@@ -522,13 +519,14 @@ Deno.test("MqSession.close() returns promptly when the connection is cut while c
   });
   await mq.start();
   await holdEverythingAfterThis(proxy, mq, queue);
-  const t0 = performance.now();
   const closing = mq.close();
   proxy.cutAll();
   await withDeadline(closing, 6_000, "close() after the cut");
-  const took = performance.now() - t0;
-  assert.ok(took < 1_000, `close() took ${took} ms`);
   await mq.closed;
+  assert.ok(
+    !/did not answer the close/.test(mq.sink.text),
+    "it saw the cut: it did not wait out the close timeout",
+  );
 });
 
 Deno.test("MqSession.close() during start() leaves no connection open [integration]", async () => {
@@ -547,9 +545,7 @@ Deno.test("MqSession.close() during the back-off stops retrying at once [integra
   const mq = session({ url: `amqp://guest:guest@127.0.0.1:${closedPort()}`, reconnectDelaySecs: 5 });
   const started = mq.start();
   await mq.sink.waitFor(/retrying in 5 s/);
-  const t0 = performance.now();
-  await mq.close();
-  assert.ok(performance.now() - t0 < 1_000);
+  await withDeadline(mq.close(), 4_000, "close() to cut the 5 s back-off short");
   await settledError(started);
   await mq.closed;
   assert.equal(mq.metrics.counter(MQ_CONNECTION_ATTEMPTS_TOTAL), 1);
