@@ -32,7 +32,7 @@ import type { TesterView } from "./tester/views/view.ts";
 import { imdsOptionsFromEnv, readIniFile } from "./config/ini_file.ts";
 import { imdsRegion } from "./handlers/aws/imds.ts";
 import { createLogger, errorText, type LogSink } from "./lib/log.ts";
-import { MqGaveUpError, MqSession, MqSetupError, settingsOptions } from "./handlers/mq/session.ts";
+import { MqAccessError, MqGaveUpError, MqSession, MqSetupError, settingsOptions } from "./handlers/mq/session.ts";
 import { readSsmConfig, resolveRegion } from "./handlers/aws/ssm.ts";
 import { print, printErr } from "./lib/print.ts";
 
@@ -224,6 +224,7 @@ function failure(err: unknown, redactor: Redactor): number {
   const text = redactor.redact(errorText(err));
   if (err instanceof MqSetupError) return printErr(`bridgetester: ${text}`), TESTER_EXIT.CONFIG;
   if (err instanceof MqGaveUpError) return printErr(`bridgetester: ${text}`), TESTER_EXIT.UNAVAILABLE;
+  if (err instanceof MqAccessError) return printErr(`bridgetester: ${text}`), TESTER_EXIT.NOPERM;
   printErr(`bridgetester: stopped by an unexpected error: ${text}`);
   return 1;
 }

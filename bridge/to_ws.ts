@@ -1,8 +1,9 @@
 /**
  * Broker -> WebSocket. Consumes `mq_qname_to_ws` while a WebSocket is open
  * (stops consuming while it is down, so there is no reject-redeliver loop)
- * and sends each message as a frame. Every acknowledgement goes through
- * `#settle`, in delivery order; a message is acknowledged only when:
+ * and sends each message as a frame. `#settle` decides, in delivery order,
+ * and every ack and nack goes out through `#answer`; a message is
+ * acknowledged only when:
  *
  * 1. its frame is written to the API's TCP socket (the relay says so, as an
  *    event: `onWritten`),
@@ -172,14 +173,12 @@ export class ToWsPump {
     const conn = this.#conn;
     if (this.#stopping || !conn?.isOpen) {
       // In flight while we were cancelling: straight back to the queue.
-      this.#mq.nack(delivery);
-      this.#metrics.count(TO_WS_REQUEUED_TOTAL);
+      this.#answer("requeue", delivery);
       return;
     }
     if (delivery.body.length > this.#opts.maxMessageBytes) {
       // Sending it would only make the API drop the connection, again after every redelivery.
-      this.#mq.nack(delivery, false, false);
-      this.#metrics.count(TO_WS_REJECTED_TOTAL);
+      this.#answer("reject", delivery);
       this.#log.error(
         "Rejected a message larger than ws_max_message_bytes (dead-lettered if the queue has a " +
           "dead-letter exchange, otherwise dropped)",
@@ -233,9 +232,9 @@ export class ToWsPump {
   }
 
   /**
-   * The one place that acknowledges: marks written entries ok once their
-   * hold has passed and the replies before them are confirmed, then acks the
-   * ok ones at the front (one multiple ack) and requeues failed ones.
+   * The rule, in one place: marks written entries ok once their hold has
+   * passed and the replies before them are confirmed, then acks the ok ones
+   * at the front (one multiple ack) and requeues failed ones.
    */
   #settle(): void {
     const now = this.#clock.now();
@@ -265,13 +264,12 @@ export class ToWsPump {
         acked++;
         continue;
       }
-      if (last) this.#mq.ack(last.handle, true);
+      if (last) this.#answer("ack", last.handle, acked);
       last = undefined;
-      this.#mq.nack(e.handle);
-      this.#metrics.count(TO_WS_REQUEUED_TOTAL);
+      acked = 0;
+      this.#answer("requeue", e.handle);
     }
-    if (last) this.#mq.ack(last.handle, true);
-    if (acked > 0) this.#metrics.count(TO_WS_TOTAL, acked);
+    if (last) this.#answer("ack", last.handle, acked);
     if (this.#entries.length === 0) this.#wakeIdle();
   }
 
@@ -288,6 +286,25 @@ export class ToWsPump {
     }, at - this.#clock.now());
   }
 
+  /**
+   * Every answer to the broker goes out here: "ack" acknowledges the `count` messages up to
+   * `handle` (one multiple ack); "requeue" hands one back; "hand-back" hands back every message not
+   * yet answered up to `handle` (`count` of them, one multiple nack); "reject" drops one without
+   * requeue (to the queue's dead-letter exchange, if any).
+   */
+  #answer(kind: "ack" | "requeue" | "hand-back" | "reject", handle: AckHandle, count = 1): void {
+    if (kind === "ack") {
+      this.#mq.ack(handle, true);
+      this.#metrics.count(TO_WS_TOTAL, count);
+    } else if (kind === "requeue" || kind === "hand-back") {
+      this.#mq.nack(handle, kind === "hand-back");
+      this.#metrics.count(TO_WS_REQUEUED_TOTAL, count);
+    } else {
+      this.#mq.nack(handle, false, false);
+      this.#metrics.count(TO_WS_REJECTED_TOTAL);
+    }
+  }
+
   /** Requeues everything not acknowledged, in one nack. */
   #handBack(): void {
     this.#settle();
@@ -296,8 +313,7 @@ export class ToWsPump {
     this.#stamp = 0;
     const last = rest.at(-1);
     if (last) {
-      this.#mq.nack(last.handle, true);
-      this.#metrics.count(TO_WS_REQUEUED_TOTAL, rest.length);
+      this.#answer("hand-back", last.handle, rest.length);
       this.#log.info("Handed unacknowledged messages back to the queue", { count: rest.length });
     }
     this.#wakeIdle();

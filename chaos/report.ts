@@ -1,6 +1,6 @@
 /**
  * The chaos suite's output: text rows per scenario as it finishes (one per
- * direction it counted), the verdict, and the files the README cites
+ * direction it counted), the verdict, and the files docs/performance.md cites
  * (`bench/chaos.json`, `bench/chaos.md`). Pure formatting, plus one
  * function that writes files.
  */

@@ -1,7 +1,8 @@
 /**
  * Every configuration key the service knows: section, default, whether it is
  * secret, and whether it came from the original service or is our own. The
- * README table and the example INI are checked against this list by tests.
+ * configuration table in docs/configuration.md and the example INI are checked
+ * against this list by tests.
  */
 
 /** The three INI sections, named as in the original service. */
@@ -17,7 +18,7 @@ export interface KeyDef {
   ours?: boolean;
 }
 
-/** All known keys, in the order the example INI and README list them. */
+/** All known keys, in the order the example INI and docs/configuration.md list them. */
 export const KEYS: readonly KeyDef[] = [
   { section: "ws_api", key: "client_id" },
   { section: "ws_api", key: "client_secret", secret: true },

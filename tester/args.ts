@@ -46,6 +46,7 @@ export const TESTER_EXIT = {
   SLOW: 3,
   UNAVAILABLE: 69,
   IO: 74,
+  NOPERM: 77,
   CONFIG: 78,
   INTERRUPTED: 130,
 } as const;
@@ -101,7 +102,8 @@ to exit" when standard input is a terminal. Every view ends with a summary on st
 exit status: 0 every message came back; 1 some did not (lost, or never sent); 2 usage error
 (including -v/-g when standard output is not a terminal); 3 the p99 latency exceeded --max-p99;
 69 gave up connecting to the broker, or cannot read Parameter Store (-s); 74 cannot write the -r
-or --json file; 78 configuration error (including a queue that exists with other settings);
+or --json file; 77 the broker refused the login; 78 configuration error (including a missing
+queue the broker user may not create);
 130 interrupted (Ctrl-C, SIGTERM, SIGHUP) before every message came back.`;
 
 /** Parses argv (without the program name). Throws `UsageError`. */

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { BridgeProcess, bridgeValues, writeIni } from "../_bridge.ts";
-import { closeConnectionsNamed, openBroker } from "../_broker.ts";
+import { brokerUser, closeConnectionsNamed, openBroker } from "../_broker.ts";
 import { runTesterCli, startBridgeProcess, TESTER } from "../_tester.ts";
 import { startWsServer } from "../_ws_server.ts";
 
@@ -285,4 +285,19 @@ Deno.test("bridgetester --help lists the flags and exit statuses; bad flags exit
   assert.match(both.stderr, /-g\/--graph: not allowed with argument -v\/--visual/);
   const version = await runTesterCli(["--version"]);
   assert.match(version.stdout, /^bridgetester \d+\.\d+\.\d+/);
+});
+
+Deno.test("bridgetester exits 77 when the broker refuses the login, without the password [integration]", async () => {
+  await using user = await brokerUser();
+  await using ini = await writeIni(
+    bridgeValues({
+      toWs: "x",
+      fromWs: "y",
+      mqUrl: `amqp://${user.name}:wrong-${user.password}@127.0.0.1:5672`,
+    }),
+  );
+  const out = await runTesterCli(["-c", ini.path, "-n", "1", "-d", "0", "-e", "1"]);
+  assert.equal(out.code, 77, out.stdout + out.stderr);
+  assert.match(out.stderr, /refused the login/);
+  assert.ok(!(out.stdout + out.stderr).includes(user.password));
 });

@@ -101,9 +101,9 @@ Deno.test("parseConfig() refuses what is not a finite number, or a fraction wher
   ]);
 });
 
-Deno.test("the README names exactly the keys that accept fractions of a second", async () => {
-  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
-  const sentence = /These accept fractions: ([^.]+)\./.exec(readme);
+Deno.test("docs/configuration.md names exactly the keys that accept fractions of a second", async () => {
+  const doc = await Deno.readTextFile(new URL("../../docs/configuration.md", import.meta.url));
+  const sentence = /These accept fractions: ([^.]+)\./.exec(doc);
   assert.ok(sentence, 'the README has a line "These accept fractions: `key`, ..."');
   const documented = [...sentence[1]!.matchAll(/`(\w+)`/g)].map((m) => m[1]).sort();
   const fractional = KEYS.filter((def) => {

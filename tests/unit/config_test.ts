@@ -259,9 +259,9 @@ Deno.test("readIniFile() warns when the file is readable by others and names a m
   }
 });
 
-Deno.test("the README's configuration table lists every key, in order, with the defaults the code uses", async () => {
-  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
-  const rows = [...readme.matchAll(/^\| `(\w+)\.(\w+)` +\| ([^|]+?) +\|/gm)].map((m) => ({
+Deno.test("docs/configuration.md's table lists every key, in order, with the defaults the code uses", async () => {
+  const doc = await Deno.readTextFile(new URL("../../docs/configuration.md", import.meta.url));
+  const rows = [...doc.matchAll(/^\| `(\w+)\.(\w+)` +\| ([^|]+?) +\|/gm)].map((m) => ({
     key: `${m[1]}.${m[2]}`,
     default: m[3]!,
   }));
