@@ -32,7 +32,13 @@ import type { TesterView } from "./tester/views/view.ts";
 import { imdsOptionsFromEnv, readIniFile } from "./config/ini_file.ts";
 import { imdsRegion } from "./handlers/aws/imds.ts";
 import { createLogger, errorText, type LogSink } from "./lib/log.ts";
-import { MqAccessError, MqGaveUpError, MqSession, MqSetupError, settingsOptions } from "./handlers/mq/session.ts";
+import {
+  MqAccessError,
+  MqGaveUpError,
+  MqSession,
+  MqSetupError,
+  settingsOptions,
+} from "./handlers/mq/session.ts";
 import { readSsmConfig, resolveRegion } from "./handlers/aws/ssm.ts";
 import { print, printErr } from "./lib/print.ts";
 
