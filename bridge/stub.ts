@@ -91,6 +91,7 @@ class StubConnection implements WsConnection {
   readonly #events: LoopbackEvents;
   /** Forwards not yet counted written, in order: `ok` once confirmed. */
   readonly #pending = new Queue<{ bytes: number; ok: boolean }>();
+  #flushQueued = false;
 
   constructor(id: number, forwarder: Forwarder, events: LoopbackEvents) {
     this.id = id;
@@ -107,10 +108,20 @@ class StubConnection implements WsConnection {
       if (!this.isOpen) return;
       if (!ok) return this.#events.failed();
       item.ok = true;
-      const before = this.writtenBytes;
-      while (this.#pending.at(0)?.ok) this.writtenBytes += this.#pending.shift()!.bytes;
-      if (this.writtenBytes !== before) this.#events.written(this);
+      // The broker confirms in batches: one notice (so one ack) for all confirmed in this turn.
+      if (!this.#flushQueued) {
+        this.#flushQueued = true;
+        queueMicrotask(() => this.#flush());
+      }
     });
     return true;
+  }
+
+  #flush(): void {
+    this.#flushQueued = false;
+    if (!this.isOpen) return;
+    const before = this.writtenBytes;
+    while (this.#pending.at(0)?.ok) this.writtenBytes += this.#pending.shift()!.bytes;
+    if (this.writtenBytes !== before) this.#events.written(this);
   }
 }
