@@ -10,7 +10,13 @@ import { type BridgeConfig, ConfigError, parseConfig, type RawConfig } from "./c
 import { readApiCa, readBrokerCa, registerConfigSecrets, resolveConfig } from "./config/secrets.ts";
 import { longTimeout } from "./lib/long_timer.ts";
 import { runBridge } from "./bridge/bridge.ts";
-import { MetricsRegistry } from "./lib/metrics.ts";
+import {
+  MetricsRegistry,
+  MQ_CONNECTION_ATTEMPTS_TOTAL,
+  WS_CONNECTION_ATTEMPTS_TOTAL,
+} from "./lib/metrics.ts";
+import { BridgeHealth } from "./bridge/health.ts";
+import { type HttpEndpoint, HttpListenError, openHttpEndpoint } from "./handlers/http/server.ts";
 import { Redactor } from "./lib/secret.ts";
 import { AwsPermissionError } from "./handlers/aws/errors.ts";
 import { VERSION } from "./lib/version.ts";
@@ -116,9 +122,17 @@ async function serve(
   // Not setTimeout: it fires at once for more than 24.8 days (--runsecs 2592000).
   const timer = cli.runSecs > 0 ? longTimeout(() => controller.abort(), cli.runSecs * 1000) : undefined;
   const metrics = new MetricsRegistry();
+  const health = new BridgeHealth({
+    stub: cli.websocketStub,
+    metrics,
+    attempts: (side) =>
+      metrics.counter(side === "mq" ? MQ_CONNECTION_ATTEMPTS_TOTAL : WS_CONNECTION_ATTEMPTS_TOTAL),
+  });
   let publisher: MetricsPublisher | null = null;
+  let endpoint: HttpEndpoint | null = null;
   log.info(`mq2wsbridge ${VERSION} starting`, { config: config.source, stub: cli.websocketStub });
   try {
+    endpoint = openEndpoint(cli, config, health, log); // before anything is consumed
     if (cli.cloudwatchMetrics) publisher = await openMetrics(config, metrics, log);
     const brokerCa = await readBrokerCa(config);
     const ws = config.ws;
@@ -141,6 +155,7 @@ async function serve(
         : null,
       log,
       metrics,
+      health,
     }, controller.signal);
     return EXIT.OK;
   } catch (err) {
@@ -151,6 +166,32 @@ async function serve(
     timer?.[Symbol.dispose]();
     for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
     await publisher?.close(METRICS_CLOSE_MS); // the last values
+    await endpoint?.close();
+  }
+}
+
+/** The HTTP endpoint, when --http-listen or service.http_listen asks for one; a bad address is a ConfigError. */
+function openEndpoint(
+  cli: BridgeCli,
+  config: BridgeConfig,
+  health: BridgeHealth,
+  log: Logger,
+): HttpEndpoint | null {
+  const address = cli.httpListen ?? config.service.httpListen;
+  if (address === null) return null;
+  try {
+    return openHttpEndpoint({
+      ...address,
+      log: log.child("http"),
+      ready: () => {
+        const readiness = health.readiness();
+        return { ready: readiness.ready, body: readiness };
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof HttpListenError)) throw err;
+    const key = cli.httpListen ? "--http-listen" : "service.http_listen";
+    throw new ConfigError(cli.httpListen ? "the command line" : config.source, [`${key}: ${err.message}`]);
   }
 }
 

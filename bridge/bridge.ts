@@ -27,6 +27,7 @@ import { within } from "../lib/async.ts";
 import { EventSummary } from "../lib/event_summary.ts";
 import { systemTimers } from "../lib/clock.ts";
 import { FromWsPublisher } from "./from_ws.ts";
+import { BridgeHealth } from "./health.ts";
 import { publishedType } from "./frames.ts";
 import { StubSide } from "./stub.ts";
 import { NO_REPLIES, ToWsPump } from "./to_ws.ts";
@@ -46,6 +47,8 @@ export interface BridgeDeps {
   clock?: Timers;
   /** Upper bound on the whole shutdown (default 10 s, below systemd's stop timeout). */
   shutdownMs?: number;
+  /** Follows readiness (`GET /ready`); default: one of its own, for the `*_connected` gauges. */
+  health?: BridgeHealth;
 }
 
 /** Most publishes awaiting confirmation at once. */
@@ -77,6 +80,16 @@ export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<
     maxMessageBytes: ws?.maxMessageBytes ?? Infinity,
     ...(stub ? { sentLine: "Forwarded to the from_ws queue (stub mode)" } : {}),
   }, { log, metrics, replies: stub ? NO_REPLIES : publisher, clock });
+  const health = deps.health ?? new BridgeHealth({ stub, metrics });
+  health.attach({
+    consuming: () => consumer.consuming,
+    unacked: () => pump.unacked,
+    buffered: () => ({ count: publisher.buffered, bytes: publisher.bufferedBytes }),
+  });
+  consumer.onUp(() => health.set("consume", "up"));
+  consumer.onDown(() => health.set("consume", "down"));
+  deps.publisher.onUp(() => health.set("publish", "up"));
+  deps.publisher.onDown(() => health.set("publish", "down"));
   deps.publisher.onUp(() => publisher.onMqUp());
   deps.publisher.onDown(() => publisher.onMqDown());
   deps.publisher.onBlocked(() => publisher.onMqBlocked());
@@ -103,8 +116,14 @@ export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<
     clock,
   );
   const handlers: WsHandlers = {
-    onOpen: (conn) => pump.attach(conn),
-    onClose: (conn) => pump.detach(conn),
+    onOpen: (conn) => {
+      health.set("ws", "up");
+      pump.attach(conn);
+    },
+    onClose: (conn) => {
+      health.set("ws", "down");
+      pump.detach(conn);
+    },
     onWritten: (conn) => pump.onWritten(conn),
     onMessage: (data, text) => {
       const { contentType, broken } = publishedType(data, text);
@@ -139,6 +158,7 @@ export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<
       { consumer, publishing: deps.publisher, side, pump, publisher, log },
       deps.shutdownMs ?? DEFAULT_SHUTDOWN_MS,
     );
+    health.closeAll();
   }
 }
 

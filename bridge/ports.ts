@@ -26,6 +26,8 @@ export interface Delivery extends AckHandle {
 
 /** The broker, as the to_ws direction consumes it. */
 export interface ConsumeSource {
+  /** True while a consumer is registered on the current connection (readiness). */
+  readonly consuming: boolean;
   startConsumer(queue: string, tag: string, onDelivery: (d: Delivery) => void): Promise<void>;
   stopConsumer(): Promise<void>;
   ack(handle: AckHandle, allUpTo?: boolean): void;

@@ -114,7 +114,12 @@ export class ToWsPump {
     deps.replies.onChange(() => {
       if (this.#needConfirm) this.#settle();
     });
-    deps.metrics.gauge(TO_WS_UNACKED, () => this.#entries.length);
+    deps.metrics.gauge(TO_WS_UNACKED, () => this.unacked);
+  }
+
+  /** Messages received from the broker and not yet acknowledged. */
+  get unacked(): number {
+    return this.#entries.length;
   }
 
   /** A WebSocket connection opened: start consuming into it. */

@@ -4,6 +4,7 @@
  * service's (argparse) help; `--check-config` and `--version` are ours.
  */
 import { parseArgs } from "node:util";
+import { type ListenAddress, parseListenAddress } from "./config.ts";
 
 /** What the command line asked for. */
 export interface BridgeCli {
@@ -18,6 +19,10 @@ export interface BridgeCli {
   cloudwatchLogs: boolean;
   cloudwatchMetrics: boolean;
   checkConfig: boolean;
+  /** `--http-listen`; null: `service.http_listen` decides. */
+  httpListen: ListenAddress | null;
+  /** `--log-format`; null: `service.log_format` decides. */
+  logFormat: "text" | "json" | null;
   help: boolean;
   version: boolean;
 }
@@ -29,7 +34,8 @@ export class UsageError extends Error {
 
 export const USAGE =
   "usage: mq2wsbridge [-h] [--runsecs RUN_SECS] [-v] [-d] [-c CONFIG] [-r SSM_REGION] [-s] [-M] [-X] [-l]\n" +
-  "                   [-m] [--check-config] [--version]";
+  "                   [-m] [--http-listen HOST:PORT] [--log-format {text,json}] [--check-config]\n" +
+  "                   [--version]";
 
 export const HELP = `${USAGE}
 
@@ -59,8 +65,14 @@ options:
                         use CloudWatch logging instead of STDOUT
   -m, --cloudwatch-metrics
                         use CloudWatch for recording metrics
+  --http-listen HOST:PORT
+                        serve GET /ping, /ready and /metrics (Prometheus) on this address, e.g.
+                        127.0.0.1:9464; overrides service.http_listen (default: off)
+  --log-format {text,json}
+                        text lines, or one JSON object per line (time, level, component, msg,
+                        fields); overrides service.log_format (default: text)
   --check-config        load and validate the configuration, report every problem, and exit
-  --version             print the version and exit
+  --version             print the version, commit, target and Deno version, and exit
 
 exit status: 0 clean shutdown (runsecs elapsed, SIGTERM, SIGINT, SIGHUP), 2 usage error,
 69 gave up connecting to the broker or the WebSocket API, 77 credentials or permission refused
@@ -86,6 +98,8 @@ export function parseBridgeArgs(argv: string[]): BridgeCli {
         "cloudwatch-logs": { type: "boolean", short: "l" },
         "cloudwatch-metrics": { type: "boolean", short: "m" },
         "check-config": { type: "boolean" },
+        "http-listen": { type: "string" },
+        "log-format": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
       },
@@ -107,6 +121,20 @@ export function parseBridgeArgs(argv: string[]): BridgeCli {
       `argument -r/--ssm-region: "${values["ssm-region"]}" is not an AWS region (e.g. us-east-1)`,
     );
   }
+  let httpListen: ListenAddress | null = null;
+  if (values["http-listen"] !== undefined) {
+    const parsed = parseListenAddress(values["http-listen"]);
+    if (typeof parsed === "string") {
+      throw new UsageError(`argument --http-listen: "${values["http-listen"]}" ${parsed}`);
+    }
+    httpListen = parsed;
+  }
+  const logFormat = values["log-format"]?.toLowerCase() ?? null;
+  if (logFormat !== null && logFormat !== "text" && logFormat !== "json") {
+    throw new UsageError(
+      `argument --log-format: invalid choice "${values["log-format"]}" (choose from text, json)`,
+    );
+  }
   return {
     runSecs,
     verbose: values.verbose ?? false,
@@ -119,6 +147,8 @@ export function parseBridgeArgs(argv: string[]): BridgeCli {
     cloudwatchLogs: values["cloudwatch-logs"] ?? false,
     cloudwatchMetrics: values["cloudwatch-metrics"] ?? false,
     checkConfig: values["check-config"] ?? false,
+    httpListen,
+    logFormat,
     help: values.help ?? false,
     version: values.version ?? false,
   };

@@ -78,12 +78,28 @@ export interface CloudWatchSettings {
   metricsResolutionSecs: number;
 }
 
+/** Where the HTTP endpoint (/ping, /ready, /metrics) listens. */
+export interface ListenAddress {
+  /** An IP address or a host name, as written (an IPv6 address without its brackets). */
+  hostname: string;
+  /** 0 picks a free port. */
+  port: number;
+}
+
+/** Resolved `[service]` settings. */
+export interface ServiceSettings {
+  /** Null: no HTTP endpoint (the default). */
+  httpListen: ListenAddress | null;
+  logFormat: "text" | "json";
+}
+
 /** The whole resolved configuration. `ws` is null when it was not needed. */
 export interface BridgeConfig {
   source: string;
   ws: WsSettings | null;
   mq: MqSettings;
   cloudwatch: CloudWatchSettings;
+  service: ServiceSettings;
 }
 
 /** Retention periods CloudWatch Logs accepts, in days. */
@@ -125,8 +141,33 @@ export function parseConfig(raw: RawConfig, needs: ConfigNeeds): BridgeConfig {
   const ws = readWs(r, needs.ws);
   const mq = readMq(r);
   const cloudwatch = readCloudWatch(r, needs);
+  const service = readService(r);
   if (r.problems.length > 0 || mq === null) throw new ConfigError(raw.source, r.problems);
-  return deepFreeze({ source: raw.source, ws, mq, cloudwatch });
+  return deepFreeze({ source: raw.source, ws, mq, cloudwatch, service });
+}
+
+function readService(r: Reader): ServiceSettings {
+  const listen = r.text("service.http_listen", false);
+  let httpListen: ListenAddress | null = null;
+  if (listen !== null) {
+    const parsed = parseListenAddress(listen);
+    if (typeof parsed === "string") r.problemWithValue("service.http_listen", parsed);
+    else httpListen = parsed;
+  }
+  return { httpListen, logFormat: r.choice("service.log_format", ["text", "json"] as const, "text") };
+}
+
+/**
+ * `HOST:PORT` (`127.0.0.1:9464`, `0.0.0.0:9464`, `[::1]:9464`, `localhost:9464`) to an
+ * address, or the reason it is not one (for a message that names the key or the flag).
+ */
+export function parseListenAddress(text: string): ListenAddress | string {
+  const expected = "is not HOST:PORT (e.g. 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464)";
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:\[\]/]+)):(\d{1,5})$/.exec(text.trim());
+  if (!match) return expected;
+  const port = Number(match[3]);
+  if (port > 65535) return "has a port over 65535";
+  return { hostname: match[1] ?? match[2]!, port };
 }
 
 function readWs(r: Reader, needed: boolean): WsSettings | null {

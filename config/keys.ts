@@ -5,8 +5,8 @@
  * against this list by tests.
  */
 
-/** The three INI sections, named as in the original service. */
-export type Section = "ws_api" | "aws_mq" | "aws_cloudwatch";
+/** The INI sections: the original service's three, and `service` (ours: how the process itself is watched). */
+export type Section = "ws_api" | "aws_mq" | "aws_cloudwatch" | "service";
 
 /** One configuration key. `default` is the text form, as if written in the INI. */
 export interface KeyDef {
@@ -57,6 +57,8 @@ export const KEYS: readonly KeyDef[] = [
   { section: "aws_cloudwatch", key: "cw_retention_days", default: "30" },
   { section: "aws_cloudwatch", key: "cw_metrics_namespace" },
   { section: "aws_cloudwatch", key: "cw_metrics_resolution", default: "10" },
+  { section: "service", key: "http_listen", ours: true },
+  { section: "service", key: "log_format", default: "text", ours: true },
 ];
 
 /** `section.key` of every known key. */

@@ -169,6 +169,7 @@ export class MqSession {
   #started: Promise<void> | null = null;
   #consumer: Consumer | null = null;
   #consumingOn = -1; // generation the consumer is active on
+  #consumeConfirmed = -1; // generation on which the broker confirmed the consumer (basic.consume-ok)
   #activeTag: string | null = null;
   #consumerOp: Promise<void> = Promise.resolve();
   #returned = new Set<string>();
@@ -298,6 +299,11 @@ export class MqSession {
   waitWritable(): Promise<void> {
     if (this.#writable || !this.up) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** True while the broker has a consumer of ours registered on the current connection. */
+  get consuming(): boolean {
+    return this.#consumer !== null && this.#sub !== null && this.#consumeConfirmed === this.#generation;
   }
 
   /** Starts consuming `queue` now and after every reconnect, until `stopConsumer()`. */
@@ -552,11 +558,14 @@ export class MqSession {
             generation,
             redelivered: msg.fields.redelivered,
           });
-        }, { noAck: false, consumerTag: consumer.tag }).catch((err: unknown) => {
+        }, { noAck: false, consumerTag: consumer.tag }).then(() => {
+          this.#consumeConfirmed = generation;
+        }, (err: unknown) => {
           this.#log.warn("Cannot start consuming", { queue: consumer.queue, error: explain(err) });
         });
       } else if (!consumer && active) {
         this.#consumingOn = -1;
+        this.#consumeConfirmed = -1;
         if (this.#activeTag) await sub.cancel(this.#activeTag).catch(() => {});
       }
     });
@@ -564,6 +573,7 @@ export class MqSession {
   }
 
   #cancelledByBroker(queue: string): void {
+    this.#consumeConfirmed = -1;
     this.#log.error(`The broker cancelled the consumer of queue "${queue}" (deleted?); reconnecting`);
     this.#conn?.close().catch(() => {});
   }

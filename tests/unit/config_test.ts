@@ -100,6 +100,7 @@ Deno.test("parseConfig() defaults match the documented defaults in config/keys.t
     "aws_mq.mq_heartbeat_secs": config.mq.heartbeatSecs,
     "aws_cloudwatch.cw_retention_days": config.cloudwatch.retentionDays,
     "aws_cloudwatch.cw_metrics_resolution": config.cloudwatch.metricsResolutionSecs,
+    "service.log_format": config.service.logFormat,
   };
   for (const def of KEYS.filter((k) => k.default !== undefined)) {
     const key = `${def.section}.${def.key}`;
