@@ -20,7 +20,10 @@
  * --sizes 100,16384, and for tuning --prefetch N (every path; default 2000,
  * the bridge's) and --set SECTION.KEY=VALUE (repeatable; added to the
  * bridges' INI files). A tuning run writes bench/results[-quick]-tuning.*,
- * so the reference stays put.
+ * so the reference stays put. --scrape starts every bridge with its HTTP
+ * endpoint on (`--http-listen 127.0.0.1:0`) and fetches `/metrics` and
+ * `/ready` from each once a second throughout, as a Prometheus and a load
+ * balancer would (writes bench/results[-quick]-scrape.*, to compare).
  */
 import { parseArgs } from "node:util";
 import { denoScript, type Program } from "../tools/program.ts";
@@ -42,8 +45,11 @@ const { values } = parseArgs({
     sizes: { type: "string" },
     prefetch: { type: "string" },
     set: { type: "string", multiple: true },
+    scrape: { type: "boolean" },
   },
 });
+/** Every bridge serves /metrics and /ready, fetched once a second. */
+const scrape = values.scrape ?? false;
 const quick = values.quick ?? false;
 const sizes = (values.sizes ?? "100,16384").split(",").map(Number);
 /** Prefetch of every path, the baseline's included. */
@@ -51,7 +57,8 @@ const PREFETCH = Number(values.prefetch ?? 2000);
 /** Tuning: `--set section.key=value` lines added to the bridges' INI files. */
 const overrides = (values.set ?? []).map(parseOverride);
 /** A tuning run (other settings than the defaults) writes its own results files. */
-const suffix = (quick ? "-quick" : "") + (values.prefetch || overrides.length ? "-tuning" : "");
+const suffix = (quick ? "-quick" : "") + (values.prefetch || overrides.length ? "-tuning" : "") +
+  (scrape ? "-scrape" : "");
 const repeats = quick ? 1 : 3;
 /** Messages per throughput run: enough for several seconds at full speed. */
 const floodCount = (size: number) => (quick ? 5_000 : size <= 1024 ? 50_000 : 12_000);
@@ -63,8 +70,15 @@ const dir = await Deno.makeTempDir({ prefix: "mq2wsbridge-bench-" });
 const id = crypto.randomUUID().slice(0, 8);
 const running: Program[] = [];
 const queues: string[] = [];
+const scraper = {
+  timer: undefined as ReturnType<typeof setInterval> | undefined,
+  scrapes: 0,
+  failures: 0,
+  endpoints: [] as string[],
+};
 try {
   const { inis, pids } = await startPaths();
+  if (scrape) scraper.timer = setInterval(scrapeAll, 1000);
   const ticks = await clockTicks();
   const startMemory = await memoryByPath(pids);
   const rows: BenchRow[] = [];
@@ -106,7 +120,12 @@ try {
   // the last message): the RSS right after the runs still holds garbage no GC has had reason to collect.
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const settledMemory = await memoryByPath(pids);
-  const settings = overrides.map((o) => ` Bridge settings: ${o.section}.${o.key} = ${o.value}.`).join("");
+  clearInterval(scraper.timer);
+  const settings = overrides.map((o) => ` Bridge settings: ${o.section}.${o.key} = ${o.value}.`).join("") +
+    (scrape
+      ? ` HTTP endpoint on in every bridge, /metrics and /ready fetched once a second from each: ` +
+        `${scraper.scrapes} scrapes, ${scraper.failures} failed.`
+      : "");
   const memory = { start: startMemory, settled: settledMemory, settleSecs: SETTLE_MS / 1000 };
   const table = markdownTable(rows, { repeats, latencyRate: LATENCY_RATE, prefetch: PREFETCH, memory }) +
     settings;
@@ -117,6 +136,7 @@ try {
     repeats,
     prefetch: PREFETCH,
     overrides,
+    ...(scrape ? { scrape: { scrapes: scraper.scrapes, failures: scraper.failures } } : {}),
     latencyRate: LATENCY_RATE,
     clockTicks: ticks,
     memory,
@@ -131,8 +151,9 @@ try {
     .output();
   const lost = rows.flatMap((r) => [r.latency, ...r.floods]).reduce((n, run) => n + run.lost, 0);
   print(`\nlost across all runs: ${lost}`);
-  if (lost > 0) Deno.exitCode = 1;
+  if (lost > 0 || scraper.failures > 0) Deno.exitCode = 1;
 } finally {
+  clearInterval(scraper.timer);
   for (const program of running) {
     program.kill("SIGTERM");
     await program.exit(15_000);
@@ -166,9 +187,19 @@ async function startPaths(): Promise<{ inis: Record<Path, string>; pids: Record<
           `${TTL_MS}`,
         ]),
       )
-      : start(denoScript("main.ts", BRIDGE, ["-c", ini, "-v", ...(path === "stub" ? ["-X"] : [])]));
+      : start(denoScript("main.ts", BRIDGE, [
+        "-c",
+        ini,
+        "-v",
+        ...(path === "stub" ? ["-X"] : []),
+        ...(scrape ? ["--http-listen", "127.0.0.1:0"] : []),
+      ]));
     await program.waitForLine(path === "baseline" ? /^forwarding/ : /Bridging/);
     pids[path] = program.pid;
+    if (scrape && path !== "baseline") {
+      const address = / address=(\S+)/.exec(await program.waitForLine(/HTTP endpoint listening/))![1];
+      scraper.endpoints.push(`http://${address}`);
+    }
   }
   return { inis, pids };
 }
@@ -202,6 +233,22 @@ async function tester(ini: string, size: number, count: number, delaySecs: numbe
       } ms  lost ${result.lost}  dup ${result.duplicates}  exit ${status.code}`,
   );
   return result;
+}
+
+/** One scrape of every bridge: /metrics as Prometheus does, /ready as a load balancer does. */
+async function scrapeAll(): Promise<void> {
+  await Promise.all(scraper.endpoints.flatMap((base) =>
+    ["/metrics", "/ready"].map(async (path) => {
+      try {
+        const response = await fetch(base + path, { signal: AbortSignal.timeout(900) });
+        await response.arrayBuffer();
+        if (!response.ok) throw new Error(`${path} ${response.status}`);
+        scraper.scrapes++;
+      } catch {
+        scraper.failures++;
+      }
+    })
+  ));
 }
 
 function start(program: Program): Program {
