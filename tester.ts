@@ -22,7 +22,7 @@ import {
   type Summary,
   summaryRecord,
 } from "./tester/summary.ts";
-import { VERSION } from "./lib/version.ts";
+import { VERSION, versionLine } from "./lib/version.ts";
 import { FullScreenView } from "./tester/views/full_screen.ts";
 import { gridLines } from "./tester/views/grid.ts";
 import { PlainView } from "./tester/views/plain.ts";
@@ -55,7 +55,7 @@ export async function main(args: string[]): Promise<number> {
     return TESTER_EXIT.USAGE;
   }
   if (cli.help) return print(HELP), TESTER_EXIT.OK;
-  if (cli.version) return print(`bridgetester ${VERSION}`), TESTER_EXIT.OK;
+  if (cli.version) return print(versionLine("bridgetester")), TESTER_EXIT.OK;
   if (cli.view !== "plain" && !Deno.stdout.isTerminal()) {
     const flag = cli.view === "table" ? "-v/--visual" : "-g/--graph";
     printErr(

@@ -2,27 +2,29 @@
  * Logging. Exposes a small `Logger` (levels, components, fields) that writes
  * one line per event to a `LogSink`: standard output by default, CloudWatch
  * Logs with `-l`, memory in tests. Every line passes through a `Redactor`
- * before any sink sees it, so no secret reaches a log at any level.
+ * before any sink sees it, so no secret reaches a log at any level. Lines are
+ * text or JSON (`format`); the formats, and how JSON is redacted, are in
+ * `log_format.ts`.
  *
  * Levels follow the original service: WARN and ERROR always, INFO with `-v`,
  * DEBUG with `-d`, the two switches independent of each other.
  */
-import { Redactor, Secret } from "./secret.ts";
+import { Redactor } from "./secret.ts";
+import { type Fields, formatRecord, type Level, type LogFormat, type LogRecord } from "./log_format.ts";
 
-/** Severity of a log line. */
-export type Level = "debug" | "info" | "warn" | "error";
-
-/** Extra key=value context attached to a line. */
-export type Fields = Record<string, unknown>;
-
-/** One event, before formatting. */
-export interface LogRecord {
-  time: number;
-  level: Level;
-  component: string;
-  message: string;
-  fields?: Fields | undefined;
-}
+export {
+  errorText,
+  type Fields,
+  formatJsonLine,
+  formatLine,
+  formatRecord,
+  type Level,
+  type LineRedactor,
+  LOG_FORMATS,
+  type LogFormat,
+  type LogRecord,
+  parseLogFormat,
+} from "./log_format.ts";
 
 /** What the rest of the program logs through. */
 export interface Logger {
@@ -50,12 +52,15 @@ export interface LoggerOptions {
   debug: boolean;
   redactor?: Redactor;
   now?: () => number;
+  /** `text` (default) or `json`: see `lib/log_format.ts`. */
+  format?: LogFormat;
 }
 
 /** Builds a logger for `component` (default `main`). */
 export function createLogger(options: LoggerOptions, component = "main"): Logger {
   const redactor = options.redactor ?? new Redactor();
   const now = options.now ?? Date.now;
+  const format = options.format ?? "text";
   const enabled: Record<Level, boolean> = {
     debug: options.debug,
     info: options.info,
@@ -65,7 +70,7 @@ export function createLogger(options: LoggerOptions, component = "main"): Logger
   const emit = (level: Level, message: string, fields?: Fields) => {
     if (!enabled[level]) return;
     const record: LogRecord = { time: now(), level, component, message, fields };
-    options.sink.write(redactor.redact(formatLine(record)), record);
+    options.sink.write(formatRecord(record, format, redactor), record);
   };
   return {
     debug: (message, fields) => emit("debug", message, fields),
@@ -75,35 +80,6 @@ export function createLogger(options: LoggerOptions, component = "main"): Logger
     child: (name) => createLogger(options, name),
     debugEnabled: options.debug,
   };
-}
-
-/** `2026-01-02T03:04:05.678Z WARN  [mq] Message text key=value ...` */
-export function formatLine(record: LogRecord): string {
-  const level = record.level.toUpperCase().padEnd(5);
-  let line = `${new Date(record.time).toISOString()} ${level} [${record.component}] ${record.message}`;
-  for (const [key, value] of Object.entries(record.fields ?? {})) {
-    if (value !== undefined) line += ` ${key}=${formatValue(value)}`;
-  }
-  return line;
-}
-
-function formatValue(value: unknown): string {
-  if (value instanceof Secret) return "***";
-  if (value instanceof Error) return JSON.stringify(errorText(value));
-  const text = typeof value === "string" ? value : JSON.stringify(value) ?? String(value);
-  return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
-}
-
-/** An error's message followed by its causes: `outer: inner: root`. */
-export function errorText(err: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = err;
-  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
-    const text = current instanceof Error ? current.message : String(current);
-    if (text && !parts.some((part) => part.includes(text))) parts.push(text);
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return parts.join(": ") || "unknown error";
 }
 
 /** Writes lines to standard output or standard error, ignoring a closed pipe. */
@@ -136,10 +112,14 @@ export class DeferredSink implements LogSink {
     else this.#held.push([line, record]);
   }
 
-  /** Sends what was held to `target`, and everything after it. */
-  attach(target: LogSink): void {
+  /**
+   * Sends what was held to `target`, and everything after it. `reformat`
+   * writes the held lines again from their records (in the format the
+   * configuration chose, say); it must redact, as `formatRecord` does.
+   */
+  attach(target: LogSink, reformat?: (record: LogRecord) => string): void {
     this.#target = target;
-    for (const [line, record] of this.#held.splice(0)) target.write(line, record);
+    for (const [line, record] of this.#held.splice(0)) target.write(reformat?.(record) ?? line, record);
   }
 
   flush(): Promise<void> {

@@ -42,11 +42,15 @@ export function redactUrl(url: string): string {
 export class Redactor {
   #values: string[] = [];
 
-  /** Registers a secret; its plain and URL-encoded forms will be masked. */
+  /**
+   * Registers a secret; its plain, URL-encoded and JSON-escaped forms will be
+   * masked (a value holding `"`, `\` or a control character is escaped in a
+   * quoted text field and in a JSON line).
+   */
   add(secret: Secret | string): void {
     const value = typeof secret === "string" ? secret : secret.reveal();
     if (value.length < MIN_SCRUB_LENGTH) return;
-    for (const form of [value, encodeURIComponent(value)]) {
+    for (const form of [value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1)]) {
       if (!this.#values.includes(form)) this.#values.push(form);
     }
     // Longest first, so a secret that contains another is masked whole.
@@ -55,7 +59,12 @@ export class Redactor {
 
   /** Returns `text` with every secret and credential pattern replaced by `***`. */
   redact(text: string): string {
-    let out = redactUrl(text).replace(BARE_JWT, "***");
+    return this.redactValues(redactUrl(text).replace(BARE_JWT, "***"));
+  }
+
+  /** Returns `text` with the registered secrets (in every form) replaced by `***`, patterns left alone. */
+  redactValues(text: string): string {
+    let out = text;
     for (const value of this.#values) {
       if (out.includes(value)) out = out.replaceAll(value, "***");
     }

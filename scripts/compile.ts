@@ -7,12 +7,15 @@
  *
  * `DENORT_BIN` in the environment is passed on: `deno compile` then embeds the
  * program into that executable instead of downloading the runtime.
+ *
+ * Every build names its commit (`--version`): see `build_stamp.ts`.
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ALL_TARGETS, compileArgs, type Program, PROGRAMS, type Target, TARGETS } from "./programs.ts";
 import { graphNpmPackages, missingPackages } from "./embedded.ts";
+import { stampBuild } from "./build_stamp.ts";
 
 /** The repository root, where deno.json is. */
 export const REPO_ROOT: string = fileURLToPath(new URL("..", import.meta.url));
@@ -21,6 +24,8 @@ export const REPO_ROOT: string = fileURLToPath(new URL("..", import.meta.url));
 export interface CompileOptions {
   /** Base executable to embed into (`DENORT_BIN`); default: what `deno compile` downloads. */
   denortBin?: string | undefined;
+  /** The build stamp's import map (`stampBuild`); without it the binary's commit is "source". */
+  importMap?: string | undefined;
 }
 
 /**
@@ -37,7 +42,7 @@ export async function compileProgram(
   const env: Record<string, string> = { NO_COLOR: "1" };
   if (options.denortBin) env.DENORT_BIN = options.denortBin;
   const out = await new Deno.Command(Deno.execPath(), {
-    args: compileArgs(program, target, output),
+    args: compileArgs(program, target, output, options.importMap),
     cwd: REPO_ROOT,
     env,
     stdout: "piped",
@@ -65,14 +70,17 @@ export async function compileChecked(
   }
 }
 
-/** Compiles every program for each target into `<outDir>/<target>/<name>`. */
+/** Compiles every program for each target into `<outDir>/<target>/<name>`, stamped with the commit. */
 export async function compileAll(targets: readonly Target[], outDir: string): Promise<void> {
   const denortBin = Deno.env.get("DENORT_BIN");
+  await using stamp = await stampBuild(REPO_ROOT);
+  // deno-lint-ignore no-console
+  console.log(`building commit ${stamp.commit}`);
   for (const target of targets) {
     await Deno.mkdir(join(outDir, target), { recursive: true });
     for (const program of PROGRAMS) {
       const output = join(outDir, target, program.name);
-      await compileChecked(program, target, output, { denortBin });
+      await compileChecked(program, target, output, { denortBin, importMap: stamp.importMap });
       // deno-lint-ignore no-console
       console.log(`compiled ${output}`);
     }

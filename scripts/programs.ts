@@ -59,9 +59,13 @@ export type Target = keyof typeof TARGETS;
 /** Every target, in a fixed order. */
 export const ALL_TARGETS = Object.keys(TARGETS) as Target[];
 
-/** Arguments for `deno` that compile `program` for `target` into the file `output`. */
-export function compileArgs(program: Program, target: Target, output: string): string[] {
-  return ["compile", ...program.permissions, "--target", target, "--output", output, program.entry];
+/**
+ * Arguments for `deno` that compile `program` for `target` into the file
+ * `output`; with `importMap`, the build stamp's (scripts/build_stamp.ts).
+ */
+export function compileArgs(program: Program, target: Target, output: string, importMap?: string): string[] {
+  const map = importMap ? ["--import-map", importMap] : [];
+  return ["compile", ...program.permissions, ...map, "--target", target, "--output", output, program.entry];
 }
 
 /** Name of the release archive for a target, without `.tar.gz`; also its top directory. */

@@ -94,7 +94,7 @@ options:
                         everything else then goes to standard error)
   --max-p99 MS          exit 3 when every message came back but the p99 latency exceeded MS
   --size BYTES          pad every message body to BYTES bytes (default: the natural ~30 bytes)
-  --version             print the version and exit
+  --version             print the version, commit, target and Deno version, and exit
 
 The full-screen views (-v, -g) need a terminal on standard output and end with "press any key
 to exit" when standard input is a terminal. Every view ends with a summary on standard output.

@@ -17,7 +17,8 @@
  * and the first such line of an episode is preceded by one notice saying so.
  */
 import { CloudWatchLogsClient, PutLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
-import { consoleSink, formatLine, type LogSink } from "../../lib/log.ts";
+import { consoleSink, formatRecord, type Level, type LogFormat, type LogSink } from "../../lib/log.ts";
+import { Redactor } from "../../lib/secret.ts";
 import { awsClientConfig, awsErrorReason, awsFailure, type AwsOptions, withDeadline } from "./client.ts";
 import { type SetupStep, setupSteps } from "./cloudwatch_logs_setup.ts";
 import { batchSize, type LogEvent, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, toEvent } from "./log_batch.ts";
@@ -47,6 +48,8 @@ export interface CloudWatchLogsOptions extends AwsOptions {
   setupTimeoutMs?: number;
   /** Where lines go when CloudWatch cannot take them (default: standard error). */
   fallback?: (line: string) => void;
+  /** The format of the sink's own lines, as the logger's (default `text`); other lines are sent as written. */
+  format?: LogFormat;
 }
 
 /** Counters for the metrics publisher and tests. */
@@ -100,6 +103,8 @@ class Sink implements CloudWatchLogSink {
   /** Why lines currently go to the fallback (null while CloudWatch takes them). */
   #failing: string | null = null;
   #bufferFull = false;
+  /** Credential patterns only: the sink's own lines hold no configured secret. */
+  #redactor = new Redactor();
 
   constructor(options: CloudWatchLogsOptions) {
     this.#options = options;
@@ -294,13 +299,13 @@ class Sink implements CloudWatchLogSink {
   /** A line about the sink itself that goes where the service's lines go (CloudWatch, or the fallback). */
   #line(level: "warn", message: string): void {
     const time = Date.now();
-    this.write(formatLine({ time, level, component: "cloudwatch", message }), { time });
+    this.write(this.#format(time, level, message), { time });
   }
 
   /** A line about the sink itself: always to the fallback, and to CloudWatch when it is up. */
   #notice(message: string): void {
     const time = Date.now();
-    const line = formatLine({ time, level: "warn", component: "cloudwatch", message });
+    const line = this.#format(time, "warn", message);
     this.#fallback(line);
     if (!this.#closed && this.#failing === null && !this.#bufferFull) {
       const event = toEvent(line, Math.max(time, this.#lastTimestamp));
@@ -308,6 +313,11 @@ class Sink implements CloudWatchLogSink {
       this.#queue.push(event);
       this.#queuedBytes += event.bytes;
     }
+  }
+
+  #format(time: number, level: Level, message: string): string {
+    const record = { time, level, component: "cloudwatch", message };
+    return formatRecord(record, this.#options.format ?? "text", this.#redactor);
   }
 
   #spill(lines: string[]): void {

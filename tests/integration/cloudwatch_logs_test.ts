@@ -8,7 +8,8 @@ import {
   GetLogEventsCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
 import { type CloudWatchLogsOptions, openCloudWatchLogs } from "../../handlers/aws/cloudwatch_logs.ts";
-import type { LogRecord } from "../../lib/log.ts";
+import { createLogger, type LogRecord } from "../../lib/log.ts";
+import { Redactor } from "../../lib/secret.ts";
 import { EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES, MAX_EVENT_BYTES } from "../../handlers/aws/log_batch.ts";
 import {
   awsEnv,
@@ -298,6 +299,48 @@ Deno.test("openCloudWatchLogs() under a role that may only PutLogEvents: one WAR
   assert.match(warnings[2]!, /Cannot create log stream ".*": access denied .*allow logs:CreateLogStream/);
   assert.deepEqual(lines.filter((l) => /^line /.test(l)), ["line 0", "line 1", "line 2", "line 3", "line 4"]);
   assert.equal(sink.stats.sent, 8);
+});
+
+Deno.test("openCloudWatchLogs({ format: 'json' }): the logger's JSON lines and the sink's own arrive as JSON, without secrets", async () => {
+  await using moto = await startMoto();
+  await using proxy = startAwsProxy(moto.endpoint, { deny: SETUP_DENIED }); // for the sink's own WARN lines
+  using _env = awsEnv({ AWS_ENDPOINT_URL: proxy.endpoint });
+  const { options: o, fallback } = options({ format: "json" });
+  await precreate(moto.endpoint, o.logGroup, o.logStream);
+  const secret = 'pw"with\\quote\nand-🔑';
+  const redactor = new Redactor();
+  redactor.add(secret);
+
+  const sink = await openCloudWatchLogs(o);
+  const log = createLogger({ sink, info: true, debug: true, redactor, format: "json" }).child("mq");
+  log.info("Connected to the broker", { url: `amqp://u:${encodeURIComponent(secret)}@h`, attempt: 1 });
+  log.debug("Sent to WebSocket", { password: secret, bytes: 5, text: true });
+  await sink.close();
+
+  assert.deepEqual(fallback, []);
+  const lines = await stored(moto.endpoint, o.logGroup, o.logStream);
+  assert.equal(lines.length, 5, lines.join("\n")); // 3 denied set-up calls, then the 2 logged lines
+  const parsed = lines.map((line) => JSON.parse(line));
+  for (const [i, line] of lines.entries()) {
+    const { time, level, component, msg } = parsed[i];
+    assert.equal(new Date(time).toISOString(), time, line);
+    assert.ok(typeof level === "string" && typeof component === "string" && typeof msg === "string", line);
+    for (const form of [secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)]) {
+      assert.ok(!line.includes(form), line);
+    }
+  }
+  assert.deepEqual(
+    parsed.slice(0, 3).map((p) => [p.level, p.component]),
+    Array(3).fill(["warn", "cloudwatch"]),
+  );
+  assert.match(parsed[0].msg, /Cannot create log group ".*": access denied .*allow logs:CreateLogGroup/);
+  assert.deepEqual(
+    parsed.slice(3).map(({ time: _, ...rest }) => rest),
+    [
+      { level: "info", component: "mq", msg: "Connected to the broker", url: "amqp://u:***@h", attempt: 1 },
+      { level: "debug", component: "mq", msg: "Sent to WebSocket", password: "***", bytes: 5, text: true },
+    ],
+  );
 });
 
 Deno.test("openCloudWatchLogs() sends lines to stderr, naming the permission, only when PutLogEvents fails", async () => {

@@ -4,6 +4,7 @@
  * Each test has its own queues, deleted at the end.
  */
 import assert from "node:assert/strict";
+import denoJson from "../../deno.json" with { type: "json" };
 import { BridgeProcess, bridgeValues, writeIni } from "../_bridge.ts";
 import { brokerUser, closeConnectionsNamed, openBroker } from "../_broker.ts";
 import { runTesterCli, startBridgeProcess, TESTER } from "../_tester.ts";
@@ -283,8 +284,16 @@ Deno.test("bridgetester --help lists the flags and exit statuses; bad flags exit
   assert.equal(both.code, 2);
   assert.match(both.stderr, /^usage: bridgetester/m);
   assert.match(both.stderr, /-g\/--graph: not allowed with argument -v\/--visual/);
+});
+
+Deno.test("bridgetester --version names the version, the commit (source, run from source), the target and Deno", async () => {
   const version = await runTesterCli(["--version"]);
-  assert.match(version.stdout, /^bridgetester \d+\.\d+\.\d+/);
+  assert.equal(version.code, 0);
+  assert.equal(version.stderr, "");
+  assert.equal(
+    version.stdout,
+    `bridgetester ${denoJson.version} (commit source, ${Deno.build.target}, deno ${Deno.version.deno})\n`,
+  );
 });
 
 Deno.test("bridgetester exits 77 when the broker refuses the login, without the password [integration]", async () => {

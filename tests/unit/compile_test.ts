@@ -7,28 +7,48 @@
  * here, so DENORT_BIN points at this deno executable: the output is then this
  * machine's deno with the program embedded, for either --target (so the
  * aarch64 output is an x86_64 file). It proves packaging, not behaviour; the
- * release workflow builds and smoke-tests the real binaries.
+ * release workflow builds and smoke-tests the real binaries. Each build is
+ * stamped as `deno task compile` stamps it (scripts/build_stamp.ts), and the
+ * stamped build info is found in the output.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ALL_TARGETS, PROGRAMS, type Target } from "../../scripts/programs.ts";
 import { compileChecked, compileProgram, REPO_ROOT } from "../../scripts/compile.ts";
 import { embeddedNpmPackages, graphNpmPackages } from "../../scripts/embedded.ts";
+import { BUILD_INFO, stampBuild } from "../../scripts/build_stamp.ts";
 import { tempDir } from "../_install_helpers.ts";
 
 const DENORT_BIN = Deno.env.get("DENORT_BIN") ?? Deno.execPath();
 
 for (const program of PROGRAMS) {
   for (const target of ALL_TARGETS) {
-    Deno.test(`compileChecked() builds ${program.name} for ${target} with every npm package of its graph embedded`, async () => {
+    Deno.test(`compileChecked() builds ${program.name} for ${target} with every npm package of its graph embedded and the commit stamped`, async () => {
       await assertEntryExists(program.entry);
       // Both programs speak AMQP: a graph without amqplib would make the embed check vacuous.
       assert.ok((await graphNpmPackages(program.entry, REPO_ROOT)).includes("amqplib"));
       await using out = await tempDir();
       const output = join(out.path, program.name);
-      await compileChecked(program, target as Target, output, { denortBin: DENORT_BIN });
+      const committed = await Deno.readTextFile(join(REPO_ROOT, BUILD_INFO));
+      await using stamp = await stampBuild(REPO_ROOT);
+      await compileChecked(program, target as Target, output, {
+        denortBin: DENORT_BIN,
+        importMap: stamp.importMap,
+      });
       const size = (await Deno.stat(output)).size;
       assert.ok(size > (await Deno.stat(DENORT_BIN)).size, "the output holds no embedded program");
+      // The output cannot run here (it is this deno): look for the stamped build info in its bytes.
+      const binary = new TextDecoder("latin1").decode(await Deno.readFile(output));
+      assert.ok(
+        binary.includes(`{"commit":${JSON.stringify(stamp.commit)}}`),
+        `commit ${stamp.commit} embedded`,
+      );
+      assert.ok(!binary.includes(committed.trim()), "the committed placeholder is not embedded");
+      assert.equal(
+        await Deno.readTextFile(join(REPO_ROOT, BUILD_INFO)),
+        committed,
+        "the tree is left as it was",
+      );
     });
   }
 }

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { createLogger, DeferredSink, errorText, formatLine, MemorySink } from "../../lib/log.ts";
+import {
+  createLogger,
+  DeferredSink,
+  errorText,
+  formatLine,
+  formatRecord,
+  MemorySink,
+} from "../../lib/log.ts";
 import { Redactor, Secret } from "../../lib/secret.ts";
 
 function logAll(info: boolean, debug: boolean): string[] {
@@ -72,4 +79,36 @@ Deno.test("DeferredSink holds lines until it is attached, then passes everything
   deferred.attach(target);
   log.info("after");
   assert.deepEqual(target.records.map((r) => r.message), ["before", "after"]);
+});
+
+Deno.test("createLogger({ format: 'json' }) writes one JSON object per line, child loggers included; text stays the default", () => {
+  const sink = new MemorySink();
+  const now = () => Date.UTC(2026, 0, 2, 3, 4, 5, 678);
+  createLogger({ sink, info: true, debug: false, now, format: "json" }).child("ws").info("Connected", {
+    conn: 1,
+  });
+  createLogger({ sink, info: true, debug: false, now }).info("Connected", { conn: 1 });
+  assert.deepEqual(sink.lines, [
+    '{"time":"2026-01-02T03:04:05.678Z","level":"info","component":"ws","msg":"Connected","conn":1}',
+    "2026-01-02T03:04:05.678Z INFO  [main] Connected conn=1",
+  ]);
+  assert.deepEqual(
+    sink.records.map((r) => r.fields),
+    [{ conn: 1 }, { conn: 1 }],
+    "the sink gets the record too",
+  );
+});
+
+Deno.test("DeferredSink.attach() can write the held lines again in another format, redacted", () => {
+  const deferred = new DeferredSink();
+  const redactor = new Redactor();
+  const log = createLogger({ sink: deferred, info: true, debug: false, redactor });
+  log.info("held", { password: "late-secret" });
+  redactor.add("late-secret"); // registered after the line was logged, as the configuration's secrets are
+  const target = new MemorySink();
+  deferred.attach(target, (record) => formatRecord(record, "json", redactor));
+  log.info("after");
+  assert.equal(JSON.parse(target.lines[0]!).password, "***");
+  assert.equal(JSON.parse(target.lines[0]!).msg, "held");
+  assert.match(target.lines[1]!, / INFO {2}\[main\] after$/, "lines after attach are the logger's own");
 });

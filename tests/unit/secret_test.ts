@@ -37,3 +37,14 @@ Deno.test("Redactor masks a longer secret whole even when it contains a shorter 
   redactor.add("secret-and-more");
   assert.equal(redactor.redact("x secret-and-more y secret"), "x *** y ***");
 });
+
+Deno.test("Redactor masks a secret's JSON-escaped form too; redactValues() leaves the patterns alone", () => {
+  const redactor = new Redactor();
+  redactor.add('quo"te\\back\nline');
+  const escaped = JSON.stringify('quo"te\\back\nline').slice(1, -1); // quo\"te\\back\nline
+  assert.equal(redactor.redact(`a ${escaped} b`), "a *** b");
+  assert.equal(
+    redactor.redactValues(`quo"te\\back\nline amqp://u:p@h eyJhbGciOi.eyJpc3MiOi.c2lnbmF0dXJl`),
+    "*** amqp://u:p@h eyJhbGciOi.eyJpc3MiOi.c2lnbmF0dXJl",
+  );
+});
