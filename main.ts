@@ -19,10 +19,19 @@ import { BridgeHealth } from "./bridge/health.ts";
 import { type HttpEndpoint, HttpListenError, openHttpEndpoint } from "./handlers/http/server.ts";
 import { Redactor } from "./lib/secret.ts";
 import { AwsPermissionError } from "./handlers/aws/errors.ts";
-import { VERSION } from "./lib/version.ts";
+import { VERSION, versionLine } from "./lib/version.ts";
 import { imdsOptionsFromEnv as imds, readIniFile } from "./config/ini_file.ts";
 import { imdsInstanceId, imdsRegion } from "./handlers/aws/imds.ts";
-import { consoleSink, createLogger, DeferredSink, errorText, type Logger, type LogSink } from "./lib/log.ts";
+import {
+  consoleSink,
+  createLogger,
+  DeferredSink,
+  errorText,
+  formatRecord,
+  type LogFormat,
+  type Logger,
+  type LogSink,
+} from "./lib/log.ts";
 import type { MetricsPublisher } from "./handlers/aws/cloudwatch_metrics.ts";
 import { bridgeSessions, MqAccessError, MqGaveUpError, MqSetupError } from "./handlers/mq/session.ts";
 import { proxyEnvFrom, proxyProblemFor } from "./handlers/ws/http_proxy.ts";
@@ -64,11 +73,13 @@ export async function main(args: string[]): Promise<number> {
     return EXIT.USAGE;
   }
   if (cli.help) return print(HELP), EXIT.OK;
-  if (cli.version) return print(`mq2wsbridge ${VERSION}`), EXIT.OK;
+  if (cli.version) return print(versionLine("mq2wsbridge")), EXIT.OK;
 
   const redactor = new Redactor();
   const early = new DeferredSink(); // where lines go is known only once the configuration is
-  const log = createLogger({ sink: early, info: cli.verbose, debug: cli.debug, redactor });
+  // The format is the flag's, else text until the configuration names one (service.log_format).
+  const levels = { info: cli.verbose, debug: cli.debug, redactor };
+  const log = createLogger({ sink: early, ...levels, format: cli.logFormat ?? "text" });
   let sink: LogSink & { close?: (timeoutMs: number) => Promise<void> } = consoleSink(
     cli.cloudwatchLogs ? "stderr" : "stdout",
   );
@@ -79,10 +90,15 @@ export async function main(args: string[]): Promise<number> {
       return await migrate(cli, log, redactor);
     }
     const config = await loadConfig(cli, log, redactor);
-    if (cli.cloudwatchLogs && !cli.checkConfig) sink = await openLogs(config);
-    early.attach(sink);
+    const format = cli.logFormat ?? config.service.logFormat;
+    if (cli.cloudwatchLogs && !cli.checkConfig) sink = await openLogs(config, format);
+    // Lines held so far are written again in the configured format.
+    early.attach(
+      sink,
+      format === (cli.logFormat ?? "text") ? undefined : (r) => formatRecord(r, format, redactor),
+    );
     if (cli.checkConfig) return print(`Configuration from ${config.source} is valid`), EXIT.OK;
-    return await serve(cli, config, log, stopped);
+    return await serve(cli, config, createLogger({ sink: early, ...levels, format }), stopped);
   } catch (err) {
     if (err instanceof ConfigError) {
       printErr(`mq2wsbridge: ${redactor.redact(err.message)}`);
@@ -255,7 +271,7 @@ async function migrate(cli: BridgeCli, log: Logger, redactor: Redactor): Promise
   return EXIT.OK;
 }
 
-async function openLogs(config: BridgeConfig) {
+async function openLogs(config: BridgeConfig, format: LogFormat) {
   const { openCloudWatchLogs } = await import("./handlers/aws/cloudwatch_logs.ts");
   const cw = config.cloudwatch;
   return await openCloudWatchLogs({
@@ -263,6 +279,7 @@ async function openLogs(config: BridgeConfig) {
     logGroup: cw.logGroup!,
     logStream: cw.logStream!,
     retentionDays: cw.retentionDays,
+    format,
   });
 }
 

@@ -27,9 +27,26 @@ Deno.test("parseBridgeArgs() has the original's defaults: run forever, mq2wsbrid
     cloudwatchLogs: false,
     cloudwatchMetrics: false,
     checkConfig: false,
+    httpListen: null,
+    logFormat: null,
     help: false,
     version: false,
   });
+});
+
+Deno.test("parseBridgeArgs() reads --http-listen and --log-format, and names the flag in what it refuses", () => {
+  const cli = parseBridgeArgs(["--http-listen", "[::1]:9464", "--log-format", "JSON"]);
+  assert.deepEqual(cli.httpListen, { hostname: "::1", port: 9464 });
+  assert.equal(cli.logFormat, "json");
+  assert.throws(
+    () => parseBridgeArgs(["--http-listen", "127.0.0.1"]),
+    /--http-listen: "127.0.0.1" is not HOST:PORT/,
+  );
+  assert.throws(
+    () => parseBridgeArgs(["--http-listen", "127.0.0.1:70000"]),
+    /--http-listen: .* port over 65535/,
+  );
+  assert.throws(() => parseBridgeArgs(["--log-format", "xml"]), /--log-format: invalid choice "xml"/);
 });
 
 Deno.test("parseBridgeArgs() accepts every flag in short, long and combined forms", () => {
@@ -97,13 +114,18 @@ Deno.test("mq2wsbridge --help lists every flag and exits 0; --version prints the
       "--websocket-stub",
       "--cloudwatch-logs",
       "--cloudwatch-metrics",
+      "--http-listen",
+      "--log-format",
     ]
   ) {
     assert.ok(help.output.includes(flag), flag);
   }
   await using version = spawnBridge(["--version"]);
   assert.equal((await version.exit()).code, 0);
-  assert.equal(version.output, `mq2wsbridge ${VERSION}`);
+  assert.equal(
+    version.output,
+    `mq2wsbridge ${VERSION} (commit source, ${Deno.build.target}, deno ${Deno.version.deno})`,
+  );
 });
 
 Deno.test("mq2wsbridge exits 2 with the usage on a bad command line [integration]", async () => {
