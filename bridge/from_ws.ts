@@ -18,6 +18,10 @@
  *
  * `confirmed` is a watermark: every message numbered up to it is settled.
  * The to_ws direction uses it to delay acknowledgements (see to_ws.ts).
+ *
+ * Each confirmed publish is timed, from the call to its confirm, on the
+ * injected monotonic clock (`from_ws_confirm_seconds`); the time of the
+ * latest publish rides on the message's own entry, so nothing is allocated.
  */
 import type { Logger, PublishError, PublishTarget, TimerHandle, Timers } from "./ports.ts";
 import { errorText } from "../lib/log.ts";
@@ -28,6 +32,7 @@ import { Queue } from "../lib/queue.ts";
 import {
   FROM_WS_BUFFERED,
   FROM_WS_BUFFERED_BYTES,
+  FROM_WS_CONFIRM_SECONDS,
   FROM_WS_DROPPED_TOTAL,
   FROM_WS_PUBLISH_FAILURES_TOTAL,
   FROM_WS_RECEIVED_TOTAL,
@@ -82,6 +87,8 @@ interface Item {
   contentType: string;
   state: "waiting" | "inflight" | "done";
   generation: number;
+  /** `clock.now()` at the latest publish, for the confirm round trip. */
+  publishedAt: number;
   /** Set for stub-mode forwards: settled by callback, dropped (not retried) on a lost connection. */
   onSettled?: (ok: boolean) => void;
 }
@@ -279,6 +286,7 @@ export class FromWsPublisher implements ReplyWatermark {
       contentType: fields.contentType,
       state: "waiting",
       generation: 0,
+      publishedAt: 0,
     };
     if (fields.onSettled) item.onSettled = fields.onSettled;
     this.#items.push(item);
@@ -317,6 +325,7 @@ export class FromWsPublisher implements ReplyWatermark {
     const generation = this.#mq.generation;
     item.state = "inflight";
     item.generation = generation;
+    item.publishedAt = this.#clock.now();
     this.#inflight++;
     this.#mq.publishConfirmed(this.#opts.queue, item.body, {
       contentType: item.contentType,
@@ -334,6 +343,7 @@ export class FromWsPublisher implements ReplyWatermark {
       if (!current && item.state !== "waiting") return;
       if (current) this.#inflight--;
       this.#metrics.count(FROM_WS_TOTAL);
+      this.#metrics.observe(FROM_WS_CONFIRM_SECONDS, (this.#clock.now() - item.publishedAt) / 1000);
       this.#finish(item, true);
     } else if (current && !this.#disposed) {
       this.#inflight--;

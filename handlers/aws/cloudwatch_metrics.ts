@@ -5,8 +5,9 @@
  * dimensions `instance_id` and `pid`; one last call goes out on close.
  *
  * Publishing runs beside the message path and never in it: a failed or slow
- * call is logged and counted, never thrown, and a tick that finds the previous
- * call still running is skipped rather than queued. A failure that lasts (a
+ * call is logged and counted (`cw_metrics_publish_failures_total`, in the
+ * registry, so the next call and /metrics show it), never thrown, and a tick
+ * that finds the previous call still running is skipped rather than queued. A failure that lasts (a
  * role without `cloudwatch:PutMetricData`, say) is a WARN when it starts and
  * then at most one every `warnEveryMs`, with the count since, so it neither
  * floods the log nor goes quiet.
@@ -14,18 +15,15 @@
 import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import type { Logger } from "../../lib/log.ts";
 import { awsClientConfig, awsErrorReason, type AwsOptions, withDeadline } from "./client.ts";
-import type { MetricsSnapshot } from "../../lib/metrics.ts";
+import { CW_METRICS_PUBLISH_FAILURES_TOTAL, type Metrics, type MetricsSnapshot } from "../../lib/metrics.ts";
 import { metricData, storageResolution, type TimedSnapshot } from "./metric_data.ts";
-
-/** Failed PutMetricData calls; published with the rest. TODO(#4): move to lib/metrics.ts with the other names. */
-export const CW_METRICS_PUBLISH_FAILURES_TOTAL = "cw_metrics_publish_failures_total";
 
 /** What to publish, where, and how often. */
 export interface MetricsPublisherOptions extends AwsOptions {
   namespace: string;
   resolutionSecs: number;
-  /** The in-process metrics (a `MetricsRegistry`). */
-  source: { snapshot(): MetricsSnapshot };
+  /** The in-process metrics (a `MetricsRegistry`): what is published, and where failures are counted. */
+  source: { snapshot(): MetricsSnapshot } & Pick<Metrics, "count">;
   log: Logger;
   /** Looks up the EC2 instance id (IMDSv2); null off EC2, where `local-<hostname>` is used. */
   instanceId?: () => Promise<string | null>;
@@ -134,9 +132,10 @@ class Publisher implements MetricsPublisher {
 
   async #publish(): Promise<boolean> {
     const snapshot = this.#options.source.snapshot();
+    // Histograms are left out: CloudWatch would need their minimum and maximum too (a StatisticSet).
     const current: TimedSnapshot = {
       time: this.#now(),
-      counters: { ...snapshot.counters, [CW_METRICS_PUBLISH_FAILURES_TOTAL]: this.#stats.failures },
+      counters: snapshot.counters,
       gauges: snapshot.gauges,
     };
     const data = metricData(
@@ -160,6 +159,7 @@ class Publisher implements MetricsPublisher {
       return true;
     } catch (err) {
       this.#stats.failures++;
+      this.#options.source.count(CW_METRICS_PUBLISH_FAILURES_TOTAL);
       this.#failuresSinceWarning++;
       const fields = {
         namespace: this.#options.namespace,

@@ -36,6 +36,7 @@ export const ALWAYS_PUBLISHED = [
   M.FROM_WS_PUBLISH_FAILURES_TOTAL,
   M.FROM_WS_DROPPED_TOTAL,
   M.WS_READ_PAUSES_TOTAL,
+  M.CW_METRICS_PUBLISH_FAILURES_TOTAL,
 ];
 
 /** Rates (per second) and recent counts derived from a counter, named as the original did. */

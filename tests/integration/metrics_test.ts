@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
 import { CloudWatchClient, GetMetricDataCommand, ListMetricsCommand } from "@aws-sdk/client-cloudwatch";
-import {
-  CW_METRICS_PUBLISH_FAILURES_TOTAL,
-  startMetricsPublisher,
-} from "../../handlers/aws/cloudwatch_metrics.ts";
+import { startMetricsPublisher } from "../../handlers/aws/cloudwatch_metrics.ts";
 import { imdsInstanceId } from "../../handlers/aws/imds.ts";
 import { createLogger, MemorySink } from "../../lib/log.ts";
 import * as M from "../../lib/metrics.ts";
@@ -44,6 +41,7 @@ Deno.test("startMetricsPublisher() sends one PutMetricData per interval with nam
   const registry = new M.MetricsRegistry();
   registry.count(M.TO_WS_TOTAL, 3);
   registry.gauge(M.FROM_WS_BUFFERED, () => 7);
+  registry.observe(M.FROM_WS_CONFIRM_SECONDS, 0.002);
   const { log, sink } = logger();
   const namespace = unique("test/bridge");
   const publisher = await startMetricsPublisher({
@@ -69,11 +67,12 @@ Deno.test("startMetricsPublisher() sends one PutMetricData per interval with nam
       ...ORIGINAL_METRICS,
       M.FROM_WS_BUFFERED,
       M.FROM_WS_DROPPED_TOTAL,
-      CW_METRICS_PUBLISH_FAILURES_TOTAL,
+      M.CW_METRICS_PUBLISH_FAILURES_TOTAL,
     ]
   ) {
     assert.ok(names.includes(name), `${name} is published`);
   }
+  assert.deepEqual(names.filter((name) => name.startsWith(M.FROM_WS_CONFIRM_SECONDS)), [], "no histogram");
   for (const datum of first!.body.MetricData) {
     assert.deepEqual(datum.Dimensions, [{ Name: "instance_id", Value: instanceId }, {
       Name: "pid",
@@ -197,11 +196,12 @@ Deno.test("startMetricsPublisher() logs and counts failures without throwing, an
   await using fake = startFakeAws(() => failing ? unavailable() : undefined);
   using _env = awsEnv({ AWS_ENDPOINT_URL: fake.endpoint });
   const { log, sink } = logger();
+  const registry = new M.MetricsRegistry();
   await using publisher = await startMetricsPublisher({
     region: REGION,
     namespace: "test",
     resolutionSecs: 60,
-    source: new M.MetricsRegistry(),
+    source: registry,
     log,
     maxAttempts: 1,
   });
@@ -212,7 +212,8 @@ Deno.test("startMetricsPublisher() logs and counts failures without throwing, an
   assert.match(sink.text, /Cannot publish metrics to CloudWatch.*ServiceUnavailable/);
   failing = false;
   assert.equal(await publisher.publish(), true);
-  assert.equal(byName(fake.calls.at(-1)!)[CW_METRICS_PUBLISH_FAILURES_TOTAL]?.Value, 2);
+  assert.equal(byName(fake.calls.at(-1)!)[M.CW_METRICS_PUBLISH_FAILURES_TOTAL]?.Value, 2);
+  assert.equal(registry.counter(M.CW_METRICS_PUBLISH_FAILURES_TOTAL), 2, "counted in the registry");
   assert.match(sink.lines.at(-1)!, /works again/);
 });
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { FromWsPublisher } from "../../bridge/from_ws.ts";
 import {
+  FROM_WS_CONFIRM_SECONDS,
   FROM_WS_DROPPED_TOTAL,
   FROM_WS_PUBLISH_FAILURES_TOTAL,
   FROM_WS_TOTAL,
@@ -55,6 +56,47 @@ Deno.test("FromWsPublisher publishes in arrival order with message ids, TTL and 
   await publisher.drained();
   assert.equal(publisher.confirmed, 2);
   assert.equal(metrics.counter(FROM_WS_TOTAL), 2);
+});
+
+Deno.test("FromWsPublisher times each confirmed publish on the injected clock, from its latest publish", async () => {
+  const { target, publisher, metrics, timers } = setup();
+  const histogram = () => metrics.snapshot().histograms[FROM_WS_CONFIRM_SECONDS]!;
+  accept(publisher, "a"); // published at 0 ms
+  timers.advance(3);
+  accept(publisher, "b"); // at 3 ms
+  await target.calls.reach(2, "two publishes");
+  timers.advance(4);
+  target.published[1]!.resolve(); // b: 4 ms
+  await settled(); // the confirm arrives
+  timers.advance(293);
+  target.published[0]!.resolve(); // a: 300 ms
+  await settled();
+  assert.equal(histogram().count, 2);
+  accept(publisher, "c"); // at 300 ms
+  await target.calls.reach(3, "a third publish");
+  timers.advance(50);
+  target.published[2]!.reject(new MqUnavailableError("channel closed"));
+  await settled();
+  assert.equal(histogram().count, 2, "a failed publish is not timed");
+  timers.advance(1_000); // the retry pause: c is published again at 1350 ms
+  await target.calls.reach(4, "the retry");
+  timers.advance(20);
+  target.published[3]!.resolve(); // c: 20 ms, from its second publish
+  await publisher.drained();
+  const { buckets, counts, sum, count } = histogram();
+  assert.equal(count, 3);
+  assert.ok(Math.abs(sum - 0.324) < 1e-9, `sum ${sum}`);
+  const at = (le: number) => counts[buckets.indexOf(le)];
+  assert.deepEqual([at(0.0025), at(0.005), at(0.01), at(0.025), at(0.25), at(0.5), at(10)], [
+    0,
+    1,
+    1,
+    2,
+    2,
+    3,
+    3,
+  ]);
+  publisher.dispose();
 });
 
 Deno.test("FromWsPublisher keeps at most `window` messages unconfirmed", async () => {

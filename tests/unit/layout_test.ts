@@ -1,7 +1,8 @@
 /**
  * The layout's rules (ARCHITECTURE.md), checked on every relative import of
  * the program's folders: nothing in handlers/ or lib/ imports bridge/,
- * config/ or tester/; lib/ imports nothing from handlers/; the core files of
+ * config/ or tester/; lib/ imports nothing from handlers/; a folder of
+ * handlers/ imports only itself and lib/; the core files of
  * bridge/ (all but bridge.ts, the wiring) import only bridge/ and lib/; and
  * no module imports itself back through others (no cycles).
  */
@@ -48,6 +49,18 @@ Deno.test("nothing in handlers/ or lib/ imports bridge/, config/ or tester/; lib
         wrong.push(`${file} -> ${target}`);
       }
       if (from === "lib" && to === "handlers") wrong.push(`${file} -> ${target}`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+});
+
+Deno.test("a folder of handlers/ (one external system) imports only its own files and lib/", async () => {
+  const wrong: string[] = [];
+  const system = (file: string) => file.split("/").slice(0, 2).join("/");
+  for (const [file, imports] of await importGraph()) {
+    if (top(file) !== "handlers") continue;
+    for (const target of imports) {
+      if (top(target) === "handlers" && system(target) !== system(file)) wrong.push(`${file} -> ${target}`);
     }
   }
   assert.deepEqual(wrong, []);
