@@ -17,9 +17,11 @@ import {
 } from "./lib/metrics.ts";
 import { BridgeHealth } from "./bridge/health.ts";
 import { type HttpEndpoint, HttpListenError, openHttpEndpoint } from "./handlers/http/server.ts";
+import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./handlers/http/prometheus.ts";
+import { readProcessSample } from "./handlers/http/process_metrics.ts";
 import { Redactor } from "./lib/secret.ts";
 import { AwsPermissionError } from "./handlers/aws/errors.ts";
-import { VERSION, versionLine } from "./lib/version.ts";
+import { buildInfo, VERSION, versionLine } from "./lib/version.ts";
 import { imdsOptionsFromEnv as imds, readIniFile } from "./config/ini_file.ts";
 import { imdsInstanceId, imdsRegion } from "./handlers/aws/imds.ts";
 import {
@@ -148,7 +150,7 @@ async function serve(
   let endpoint: HttpEndpoint | null = null;
   log.info(`mq2wsbridge ${VERSION} starting`, { config: config.source, stub: cli.websocketStub });
   try {
-    endpoint = openEndpoint(cli, config, health, log); // before anything is consumed
+    endpoint = openEndpoint(cli, config, health, metrics, log); // before anything is consumed
     if (cli.cloudwatchMetrics) publisher = await openMetrics(config, metrics, log);
     const brokerCa = await readBrokerCa(config);
     const ws = config.ws;
@@ -191,10 +193,13 @@ function openEndpoint(
   cli: BridgeCli,
   config: BridgeConfig,
   health: BridgeHealth,
+  metrics: MetricsRegistry,
   log: Logger,
 ): HttpEndpoint | null {
   const address = cli.httpListen ?? config.service.httpListen;
   if (address === null) return null;
+  const { version, commit, target, deno } = buildInfo();
+  const build = { version, commit, target, runtime: `deno ${deno}` };
   try {
     return openHttpEndpoint({
       ...address,
@@ -203,6 +208,10 @@ function openEndpoint(
         const readiness = health.readiness();
         return { ready: readiness.ready, body: readiness };
       },
+      metrics: () => ({
+        text: renderPrometheus({ snapshot: metrics.snapshot(), process: readProcessSample(), build }),
+        contentType: PROMETHEUS_CONTENT_TYPE,
+      }),
     });
   } catch (err) {
     if (!(err instanceof HttpListenError)) throw err;

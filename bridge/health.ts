@@ -9,6 +9,7 @@
  * why in words an operator can act on.
  */
 import type { Metrics } from "./ports.ts";
+import { MQ_CONSUME_CONNECTED, MQ_PUBLISH_CONNECTED, WS_CONNECTED } from "../lib/metrics.ts";
 
 /** A connection's state. `connecting`: not up yet since the start. `down`: was up, lost, reconnecting. */
 export type LinkState = "connecting" | "up" | "down" | "closed";
@@ -81,9 +82,9 @@ export class BridgeHealth {
     this.consume = { state: "connecting", since: start };
     this.publish = { state: "connecting", since: start };
     this.ws = { state: "connecting", since: start };
-    options.metrics.gauge("mq_consume_connected", () => this.consume.state === "up" ? 1 : 0);
-    options.metrics.gauge("mq_publish_connected", () => this.publish.state === "up" ? 1 : 0);
-    options.metrics.gauge("ws_connected", () => this.ws.state === "up" ? 1 : 0);
+    options.metrics.gauge(MQ_CONSUME_CONNECTED, () => this.consume.state === "up" ? 1 : 0);
+    options.metrics.gauge(MQ_PUBLISH_CONNECTED, () => this.publish.state === "up" ? 1 : 0);
+    options.metrics.gauge(WS_CONNECTED, () => this.ws.state === "up" ? 1 : 0);
   }
 
   /** Where the counts come from (the wiring sets it once the parts exist). */
