@@ -65,6 +65,10 @@ export interface LinkEvents {
 }
 
 const NAME_PREFIX = "mq2wsbridge-ws-";
+/** The file a running relay keeps locked in its directory (see RelayDir.open). */
+const LOCK_FILE = "owner.lock";
+/** A directory without a lock file younger than this may be one being made right now: it is left alone. */
+const UNLOCKED_GRACE_MS = 60_000;
 const CHUNK = 64 * 1024;
 /** How long close() waits for the links it cut to finish. */
 const CLOSE_MS = 2_000;
@@ -78,21 +82,32 @@ export class RelayDir implements AsyncDisposable {
   readonly path: string;
   #links = 0;
   readonly #open = new Set<RelayLink>();
+  readonly #lock: Deno.FsFile;
   #closing: Promise<void> | null = null;
 
-  private constructor(path: string) {
+  private constructor(path: string, lock: Deno.FsFile) {
     this.path = path;
+    this.#lock = lock;
   }
 
   /**
    * Makes a directory only this process can enter, under `parent`, after
    * removing the ones left behind by relays whose process is gone (a SIGKILL).
+   *
+   * Whether a process is gone is told by a lock, not by its pid: the
+   * directory holds a file this process keeps an exclusive `flock` on for as
+   * long as it runs (the kernel drops it when the process dies, however it
+   * dies). `/proc/PID` would do, but Deno refuses every `/proc` path to a
+   * program without `--allow-all`, which made every running bridge look gone
+   * to the next one started beside it.
    */
   static async open(parent: string): Promise<RelayDir> {
     await removeStale(parent);
     const path = await Deno.makeTempDir({ dir: parent, prefix: `${NAME_PREFIX}${Deno.pid}-` });
     await Deno.chmod(path, 0o700); // the socket carries the token in clear: ours alone
-    return new RelayDir(path);
+    const lock = await Deno.open(`${path}/${LOCK_FILE}`, { write: true, createNew: true, mode: 0o600 });
+    await lock.lock(true);
+    return new RelayDir(path, lock);
   }
 
   /** A link for one connection attempt to `apiHost` (`ws://` or `wss://`, host and port used). */
@@ -113,6 +128,7 @@ export class RelayDir implements AsyncDisposable {
       for (const link of this.#open) link.abort();
       await within(Promise.all([...this.#open].map((l) => l.done)), CLOSE_MS);
       await Deno.remove(this.path, { recursive: true }).catch(() => {});
+      this.#lock.close(); // after the removal: a cleaner never sees the directory unlocked while it is ours
     })();
   }
 
@@ -462,18 +478,32 @@ async function removeStale(parent: string): Promise<void> {
   }
   for (const entry of entries) {
     const match = new RegExp(`^${NAME_PREFIX}(\\d+)-`).exec(entry.name);
-    if (!entry.isDirectory || !match || await processExists(Number(match[1]))) continue;
-    await Deno.remove(`${parent}/${entry.name}`, { recursive: true }).catch(() => {});
+    if (!entry.isDirectory || !match || Number(match[1]) === Deno.pid) continue;
+    const dir = `${parent}/${entry.name}`;
+    if (await ownerGone(dir)) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
 
-async function processExists(pid: number): Promise<boolean> {
-  if (pid === Deno.pid) return true;
+/**
+ * True when no process holds the directory's lock any more. A directory of
+ * another user (not ours to enter) is never judged gone; one without a lock
+ * file is gone only once it is older than a start-up takes.
+ */
+async function ownerGone(dir: string): Promise<boolean> {
+  let file: Deno.FsFile;
   try {
-    await Deno.stat(`/proc/${pid}`);
-    return true;
+    file = await Deno.open(`${dir}/${LOCK_FILE}`, { read: true });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) return false;
+    const info = await Deno.stat(dir).catch(() => null);
+    return info?.mtime ? Date.now() - info.mtime.getTime() > UNLOCKED_GRACE_MS : false;
+  }
+  try {
+    return await file.tryLock(true); // granted: nobody holds it, the owner is gone
   } catch {
     return false;
+  } finally {
+    file.close();
   }
 }
 

@@ -18,6 +18,8 @@ import { WatchedSink, wsSettings } from "../_bridge.ts";
 import { makeTestPki, startTlsForwarder } from "../_tls.ts";
 import { startWsServer, withDeadline } from "../_ws_server.ts";
 import { startProxy } from "../_proxy.ts";
+import { denoScript } from "../../tools/program.ts";
+import { permissionsOf } from "../../scripts/programs.ts";
 
 /** The shared test settings, with a query in the URI (kept through the relay) and one attempt. */
 function settings(apiHost: string, overrides: Partial<WsSettings> = {}): WsSettings {
@@ -137,22 +139,51 @@ Deno.test("RelayDir keeps its sockets in a directory only its owner can enter, r
   await assert.rejects(() => Deno.stat(relay.path), Deno.errors.NotFound);
 });
 
-Deno.test("RelayDir.open() removes the directories of relays whose process is gone, and keeps live ones", async () => {
+Deno.test("RelayDir.open() removes the directories whose lock nobody holds, and keeps live and young ones", async () => {
   const parent = await Deno.makeTempDir({ prefix: "mq2wsbridge-test-" });
   try {
-    // A process that has exited: its pid is free (for now), as after a SIGKILL.
-    const child = new Deno.Command("true").spawn();
-    const gone = (await child.status, child.pid);
-    const stale = `${parent}/mq2wsbridge-ws-${gone}-abc123`;
-    const live = `${parent}/mq2wsbridge-ws-1-def456`; // pid 1 always runs
+    const stale = `${parent}/mq2wsbridge-ws-999991-abc123`; // its owner died: the lock file is free
+    const live = `${parent}/mq2wsbridge-ws-999992-def456`; // its owner (this test) holds the lock
+    const young = `${parent}/mq2wsbridge-ws-999993-ghi789`; // no lock file yet: being made right now
+    const old = `${parent}/mq2wsbridge-ws-999994-jkl012`; // no lock file, and long past any start-up
     const other = `${parent}/not-a-relay`;
-    for (const dir of [stale, live, other]) await Deno.mkdir(dir);
+    for (const dir of [stale, live, young, old, other]) await Deno.mkdir(dir);
+    await Deno.writeTextFile(`${stale}/owner.lock`, "");
     await Deno.writeTextFile(`${stale}/1.sock`, "");
+    await Deno.writeTextFile(`${live}/owner.lock`, "");
+    using held = await Deno.open(`${live}/owner.lock`, { read: true });
+    await held.lock(true);
+    const twoMinutesAgo = new Date(Date.now() - 120_000);
+    await Deno.utime(old, twoMinutesAgo, twoMinutesAgo);
     const relay = await RelayDir.open(parent);
     await relay.close();
     await assert.rejects(() => Deno.stat(stale), Deno.errors.NotFound);
-    assert.ok((await Deno.stat(live)).isDirectory, "a running process's directory is kept");
-    assert.ok((await Deno.stat(other)).isDirectory, "other directories are not touched");
+    await assert.rejects(() => Deno.stat(old), Deno.errors.NotFound);
+    for (const kept of [live, young, other]) assert.ok((await Deno.stat(kept)).isDirectory, kept);
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
+});
+
+Deno.test("a bridge starting beside running ones keeps their relay directories, and removes a killed one's (compiled permissions) [integration]", async () => {
+  const parent = await Deno.makeTempDir({ dir: "/tmp", prefix: "mq2wsbridge-test-" });
+  const holder = (label: string) =>
+    denoScript("tests/fixtures/relay_dir_holder.ts", permissionsOf("mq2wsbridge"), [parent, label]);
+  try {
+    await using first = holder("first");
+    const firstDir = await first.waitForLine(/^\/tmp\//);
+    await using second = holder("second");
+    const secondDir = await second.waitForLine(/^\/tmp\//);
+    assert.ok((await Deno.stat(firstDir)).isDirectory, "a running relay's directory survives a second start");
+    first.kill("SIGKILL"); // no clean-up: its directory stays behind, as after an OOM kill
+    await first.exit();
+    assert.ok((await Deno.stat(firstDir)).isDirectory, "left behind by the kill");
+    await using third = holder("third");
+    await third.waitForLine(/^\/tmp\//);
+    await assert.rejects(() => Deno.stat(firstDir), Deno.errors.NotFound, "the killed one's is removed");
+    assert.ok((await Deno.stat(secondDir)).isDirectory, "the running one's is kept");
+    second.kill("SIGTERM");
+    assert.equal((await second.exit()).code, 0);
   } finally {
     await Deno.remove(parent, { recursive: true });
   }
