@@ -86,7 +86,8 @@ export class RelayDir implements AsyncDisposable {
 
   /**
    * Makes a directory only this process can enter, under `parent`, after
-   * removing the ones left behind by relays whose process is gone (a SIGKILL).
+   * removing the ones left behind by relays whose process is known to be gone
+   * (a SIGKILL; see processExists).
    */
   static async open(parent: string): Promise<RelayDir> {
     await removeStale(parent);
@@ -467,13 +468,20 @@ async function removeStale(parent: string): Promise<void> {
   }
 }
 
+/**
+ * False only when `/proc/PID` is known to be absent. Deno lets a program read `/proc` only with
+ * --allow-all, which the bridge does not have: it gets NotCapable, and must then assume the
+ * process runs, or it would remove the directory of every other bridge on the host, whose next
+ * connection attempts would then all fail. (Under systemd the RuntimeDirectory is removed at
+ * stop, so nothing is left behind there anyway.)
+ */
 async function processExists(pid: number): Promise<boolean> {
   if (pid === Deno.pid) return true;
   try {
     await Deno.stat(`/proc/${pid}`);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    return !(err instanceof Deno.errors.NotFound);
   }
 }
 

@@ -27,6 +27,8 @@ Deno.test("parseBridgeArgs() has the original's defaults: run forever, mq2wsbrid
     cloudwatchLogs: false,
     cloudwatchMetrics: false,
     checkConfig: false,
+    httpListen: null,
+    logFormat: null,
     help: false,
     version: false,
   });
