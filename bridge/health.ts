@@ -115,8 +115,11 @@ export class BridgeHealth {
     };
     link("the broker connection that consumes", this.consume);
     link("the broker connection that publishes", this.publish);
-    if (this.consume.state === "up" && !consuming) reasons.push("the consumer is not running");
     link(this.#stub ? "the stub loopback" : "the WebSocket", this.ws);
+    // While the WebSocket is down the consumer is cancelled on purpose: only news when both links are up.
+    if (!consuming && this.consume.state === "up" && this.ws.state === "up") {
+      reasons.push("the consumer is not running");
+    }
     const buffered = sources?.buffered() ?? { count: 0, bytes: 0 };
     return {
       ready: reasons.length === 0,

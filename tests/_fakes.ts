@@ -51,7 +51,9 @@ class FakeSessionEvents {
   readonly closed: Promise<void> = this.#closed.promise;
   #upListeners: (() => void)[] = [];
   #downListeners: ((cause: unknown) => void)[] = [];
+  /** Connected, as the real session's first connection: the up listeners are told. */
   start(): Promise<void> {
+    if (this.up) { for (const fn of this.#upListeners) fn(); }
     return Promise.resolve();
   }
   close(): Promise<void> {
@@ -189,9 +191,12 @@ export class FakeConnection implements WsConnection {
   }
 }
 
-/** A WebSocket side that opens one FakeConnection at start; the test sends "API" messages with `fromApi`. */
+/**
+ * A WebSocket side that opens one FakeConnection at start; the test sends "API" messages with
+ * `fromApi`, and loses and restores the connection with `drop()` and `reopen()`.
+ */
 export class FakeWsSide implements WsSide {
-  readonly conn = new FakeConnection();
+  conn = new FakeConnection();
   readonly #handlers: WsHandlers;
   readonly #closed = Promise.withResolvers<void>();
   readonly closed: Promise<void> = this.#closed.promise;
@@ -210,6 +215,16 @@ export class FakeWsSide implements WsSide {
   }
   setReadingPaused(paused: boolean): void {
     this.paused = paused;
+  }
+  /** The connection closes (the API went away), as the client reports it. */
+  drop(code = 1006): void {
+    this.conn.isOpen = false;
+    this.#handlers.onClose(this.conn, { code, reason: "dropped by the test", lifetimeMs: 1 });
+  }
+  /** A new connection opens (the client reconnected). */
+  reopen(): void {
+    this.conn = new FakeConnection();
+    this.#handlers.onOpen(this.conn);
   }
   /** A message from the API. */
   fromApi(text: string): void {

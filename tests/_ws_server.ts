@@ -1,5 +1,5 @@
 /**
- * Test fixture: a real WebSocket server on 127.0.0.1, port 0. By default it
+ * Test fixture: a real WebSocket server on 127.0.0.1, port 0 (or a given one). By default it
  * echoes every message back; it records the requests (to check the token),
  * the messages it received, and lets a test refuse or drop connections and
  * await connections and messages as events.
@@ -11,6 +11,8 @@ export interface WsServerOptions {
   echo?: boolean;
   /** Close each connection this many ms after it opens. */
   closeAfterMs?: number;
+  /** Listen on this port (default 0: one the system picks), e.g. to come back where a server was. */
+  port?: number;
 }
 
 type Data = string | Uint8Array;
@@ -26,10 +28,11 @@ export class TestWsServer implements AsyncDisposable {
   #connectionWaiters: ((ws: WebSocket) => void)[] = [];
   #messageWaiters: { count: number; resolve: () => void }[] = [];
   #timers = new Set<ReturnType<typeof setTimeout>>();
+  #stopping: Promise<void> | null = null;
 
   constructor(options: WsServerOptions = {}) {
     const echo = options.echo ?? true;
-    this.#server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    this.#server = Deno.serve({ hostname: "127.0.0.1", port: options.port ?? 0, onListen() {} }, (req) => {
       this.requests.push(new URL(req.url));
       if (this.refuseWith !== null) return new Response("refused by test", { status: this.refuseWith });
       const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
@@ -63,7 +66,12 @@ export class TestWsServer implements AsyncDisposable {
 
   /** ws://127.0.0.1:PORT */
   get url(): string {
-    return `ws://127.0.0.1:${this.#server.addr.port}`;
+    return `ws://127.0.0.1:${this.port}`;
+  }
+
+  /** The port it listens on. */
+  get port(): number {
+    return this.#server.addr.port;
   }
 
   /** Resolves with the next connection to open (or the current one, if `existing`). */
@@ -95,7 +103,12 @@ export class TestWsServer implements AsyncDisposable {
     for (const socket of this.sockets) socket.close(code, reason);
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
+  /** Stops: closes every connection and the listener (the port is free after). Safe twice. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#stopping ??= this.#stop();
+  }
+
+  async #stop(): Promise<void> {
     for (const timer of this.#timers) clearTimeout(timer);
     for (const socket of this.sockets) socket.close();
     await this.#server.shutdown();

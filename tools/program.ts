@@ -9,6 +9,8 @@
 export class Program implements AsyncDisposable {
   readonly #child: Deno.ChildProcess;
   readonly lines: string[] = [];
+  /** The lines that came on standard error (they are in `lines` too). */
+  readonly errorLines: string[] = [];
   readonly status: Promise<Deno.CommandStatus>;
   readonly #reading: Promise<void>;
   #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
@@ -22,7 +24,10 @@ export class Program implements AsyncDisposable {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    this.#reading = Promise.all([this.#read(this.#child.stdout), this.#read(this.#child.stderr)]).then(
+    this.#reading = Promise.all([
+      this.#read(this.#child.stdout),
+      this.#read(this.#child.stderr, this.errorLines),
+    ]).then(
       () => {},
     );
     this.status = this.#child.status;
@@ -30,6 +35,11 @@ export class Program implements AsyncDisposable {
 
   get pid(): number {
     return this.#child.pid;
+  }
+
+  /** Standard error so far, one string. */
+  get errorOutput(): string {
+    return this.errorLines.join("\n");
   }
 
   /** All output so far, one string. */
@@ -68,18 +78,19 @@ export class Program implements AsyncDisposable {
     }
   }
 
-  async #read(stream: ReadableStream<Uint8Array>): Promise<void> {
+  async #read(stream: ReadableStream<Uint8Array>, also?: string[]): Promise<void> {
     let rest = "";
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
       const parts = (rest + chunk).split("\n");
       rest = parts.pop()!;
-      for (const line of parts) this.#line(line);
+      for (const line of parts) this.#line(line, also);
     }
-    if (rest) this.#line(rest);
+    if (rest) this.#line(rest, also);
   }
 
-  #line(line: string): void {
+  #line(line: string, also?: string[]): void {
     this.lines.push(line);
+    also?.push(line);
     this.#waiters = this.#waiters.filter((w) => !(w.pattern.test(line) && (w.resolve(line), true)));
   }
 

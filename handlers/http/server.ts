@@ -84,11 +84,9 @@ function answer(request: Request, sources: HttpEndpointSources): Response {
       headers: { allow: ALLOW, "content-type": "text/plain; charset=utf-8" },
     });
   }
-  const response = route(sources);
-  // HEAD: the same status and headers, no body.
-  return request.method === "HEAD"
-    ? new Response(null, { status: response.status, headers: response.headers })
-    : response;
+  // HEAD gets the GET's response: Deno's server sends its status and headers, Content-Length
+  // included, and no body (RFC 9110 8.6: a HEAD's Content-Length must be the GET's, so not 0).
+  return route(sources);
 }
 
 const ROUTES: Record<string, (sources: HttpEndpointSources) => Response> = {

@@ -254,7 +254,9 @@ export class WsClient {
         throw err;
       }
     } catch (err) {
-      return { opened: false, why: `cannot start a connection: ${(err as Error).message}` };
+      const why = `cannot start a connection: ${(err as Error).message}`;
+      this.#log.warn("Cannot connect to the WebSocket API", { attempt, error: why });
+      return { opened: false, why };
     }
     socket.binaryType = "arraybuffer";
     this.#socket = socket;
