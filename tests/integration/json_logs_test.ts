@@ -93,3 +93,20 @@ Deno.test("mq2wsbridge --log-format json -v -d writes every line as a JSON objec
   assert.ok(forwarded.every((r) => r.queue === toWs && typeof r.bytes === "number" && r.text === true));
   assert.ok(records.some((r) => /^Stopped/.test(String(r.msg))), "the shutdown lines are JSON too");
 });
+
+Deno.test("log_format = json in [service]: the lines written before the configuration was read come out as JSON too [integration]", async () => {
+  await using broker = await openBroker();
+  const toWs = await broker.queue("to_ws");
+  const fromWs = await broker.queue("from_ws");
+  // Mode 0644: the warning about the file's mode is logged before the file's settings are known.
+  await using ini = await writeIni(bridgeValues({ toWs, fromWs }, { "service.log_format": "json" }), 0o644);
+  await using bridge = spawnBridge(["-c", ini.path, "-v", "-X"]);
+  await bridging(bridge);
+  bridge.kill("SIGTERM");
+  assert.equal((await bridge.exit()).code, 0);
+  const records = bridge.lines.filter((line) => line !== "").map((line) => JSON.parse(line));
+  const early = records.find((r) => /readable by group or others/.test(r.msg));
+  assert.ok(early, `the mode warning, as JSON:\n${bridge.output}`);
+  assert.equal(early.level, "warn");
+  assert.ok(records.some((r) => r.msg === "Bridging"), "and the lines after it");
+});

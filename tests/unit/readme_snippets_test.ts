@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../../config/config.ts";
 import { iniToRaw } from "../../config/ini_file.ts";
+import { PROMETHEUS_METRICS } from "../../handlers/http/prometheus.ts";
 
 const README = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
 const SECTION = README.slice(README.indexOf("## Health checks and Prometheus"));
@@ -49,10 +50,15 @@ Deno.test("README: the CloudWatch agent snippet is JSON naming a scrape file and
   const [declaration] = prometheus.emf_processor.metric_declaration;
   assert.deepEqual(declaration.source_labels, ["job"]);
   assert.ok(new RegExp(declaration.label_matcher).test("mq2wsbridge"), "matches the scrape job's name");
-  for (const name of ["mq2wsbridge_to_ws_total", "mq2wsbridge_from_ws_total", "mq2wsbridge_connected"]) {
+  const exported = PROMETHEUS_METRICS.map((m) => m.name);
+  for (const selector of declaration.metric_selectors as string[]) {
     assert.ok(
-      declaration.metric_selectors.some((s: string) => new RegExp(s).test(name)),
-      `${name} is kept`,
+      exported.some((name) => new RegExp(selector).test(name)),
+      `${selector} selects a metric /metrics has`,
     );
+  }
+  for (const name of ["mq2wsbridge_to_ws_total", "mq2wsbridge_from_ws_total", "mq2wsbridge_connected"]) {
+    assert.ok(exported.includes(name), name);
+    assert.ok(declaration.metric_selectors.some((s: string) => new RegExp(s).test(name)), `${name} is kept`);
   }
 });
