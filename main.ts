@@ -183,8 +183,11 @@ async function serve(
     stopped.at = Date.now();
     timer?.[Symbol.dispose]();
     for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
-    await publisher?.close(METRICS_CLOSE_MS); // the last values
-    await endpoint?.close();
+    try {
+      await publisher?.close(METRICS_CLOSE_MS); // the last values
+    } finally {
+      await endpoint?.close();
+    }
   }
 }
 

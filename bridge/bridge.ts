@@ -20,6 +20,7 @@ import type {
   Metrics,
   PublisherSession,
   Timers,
+  WsConnection,
   WsHandlers,
   WsSide,
 } from "./ports.ts";
@@ -115,13 +116,18 @@ export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<
     10_000,
     clock,
   );
+  let open: WsConnection | null = null; // the connection readiness follows (a late close of an old one is not news)
   const handlers: WsHandlers = {
     onOpen: (conn) => {
+      open = conn;
       health.set("ws", "up");
       pump.attach(conn);
     },
     onClose: (conn) => {
-      health.set("ws", "down");
+      if (conn === open) {
+        open = null;
+        health.set("ws", "down");
+      }
       pump.detach(conn);
     },
     onWritten: (conn) => pump.onWritten(conn),
@@ -154,11 +160,11 @@ export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<
     await Promise.race([stopped, ...sessions.map((s) => s.closed), side.closed]);
   } finally {
     badText.flush();
+    health.closeAll(); // not ready from the first step of the shutdown on
     await shutdown(
       { consumer, publishing: deps.publisher, side, pump, publisher, log },
       deps.shutdownMs ?? DEFAULT_SHUTDOWN_MS,
     );
-    health.closeAll();
   }
 }
 

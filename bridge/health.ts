@@ -92,15 +92,15 @@ export class BridgeHealth {
     this.#sources = sources;
   }
 
-  /** Records a transition of one link; the same state again keeps its `since`. */
+  /** Records a transition of one link; the same state again keeps its `since`; nothing after `closeAll()`. */
   set(link: "consume" | "publish" | "ws", state: LinkState): void {
     const status = this[link];
-    if (status.state === state) return;
+    if (status.state === state || status.state === "closed") return;
     status.state = state;
     status.since = this.#wall();
   }
 
-  /** Marks every link closed (shutdown). */
+  /** Marks every link closed (shutdown has begun): the links' last moves are not news any more. */
   closeAll(): void {
     for (const link of ["consume", "publish", "ws"] as const) this.set(link, "closed");
   }

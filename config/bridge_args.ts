@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { type ListenAddress, parseListenAddress } from "./config.ts";
+import { parseLogFormat } from "../lib/log_format.ts";
 
 /** What the command line asked for. */
 export interface BridgeCli {
@@ -129,8 +130,10 @@ export function parseBridgeArgs(argv: string[]): BridgeCli {
     }
     httpListen = parsed;
   }
-  const logFormat = values["log-format"]?.toLowerCase() ?? null;
-  if (logFormat !== null && logFormat !== "text" && logFormat !== "json") {
+  const logFormat = values["log-format"] === undefined
+    ? null
+    : parseLogFormat(values["log-format"].toLowerCase());
+  if (values["log-format"] !== undefined && logFormat === null) {
     throw new UsageError(
       `argument --log-format: invalid choice "${values["log-format"]}" (choose from text, json)`,
     );

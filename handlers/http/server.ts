@@ -118,6 +118,8 @@ function text(status: number, body: string): Response {
 function listenReason(err: unknown): string {
   if (err instanceof Deno.errors.AddrInUse) return "address already in use (another process has the port)";
   if (err instanceof Deno.errors.AddrNotAvailable) return "the address is not one of this machine's";
-  if (err instanceof Deno.errors.PermissionDenied) return "permission denied (ports under 1024 need root)";
+  if (err instanceof Deno.errors.PermissionDenied) {
+    return "permission denied (a port under 1024 needs the CAP_NET_BIND_SERVICE capability)";
+  }
   return errorText(err);
 }

@@ -104,10 +104,20 @@ export class RelayDir implements AsyncDisposable {
   static async open(parent: string): Promise<RelayDir> {
     await removeStale(parent);
     const path = await Deno.makeTempDir({ dir: parent, prefix: `${NAME_PREFIX}${Deno.pid}-` });
-    await Deno.chmod(path, 0o700); // the socket carries the token in clear: ours alone
-    const lock = await Deno.open(`${path}/${LOCK_FILE}`, { write: true, createNew: true, mode: 0o600 });
-    await lock.lock(true);
-    return new RelayDir(path, lock);
+    let lock: Deno.FsFile | null = null;
+    try {
+      await Deno.chmod(path, 0o700); // the socket carries the token in clear: ours alone
+      // Locked under another name, then renamed: a cleaner never finds `owner.lock` unlocked (until the
+      // rename it sees a young directory without one, and leaves it alone).
+      lock = await Deno.open(`${path}/${LOCK_FILE}.new`, { write: true, createNew: true, mode: 0o600 });
+      await lock.lock(true);
+      await Deno.rename(`${path}/${LOCK_FILE}.new`, `${path}/${LOCK_FILE}`);
+      return new RelayDir(path, lock);
+    } catch (err) {
+      lock?.close();
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+      throw err;
+    }
   }
 
   /** A link for one connection attempt to `apiHost` (`ws://` or `wss://`, host and port used). */

@@ -80,3 +80,22 @@ for (const from of ["the INI file", "the flag"] as const) {
     assert.ok(left.every((m) => !m.redelivered), "none was ever delivered to a consumer");
   });
 }
+
+Deno.test("mq2wsbridge exits 78 naming --http-listen for a name that does not resolve or an address not its own [integration]", async () => {
+  await using broker = await openBroker();
+  const toWs = await broker.queue("listen-addr-to-ws");
+  const fromWs = await broker.queue("listen-addr-from-ws");
+  await using ini = await writeIni(bridgeValues({ toWs, fromWs }));
+  for (
+    const [value, reason] of [
+      ["nosuchhost.invalid:9464", /lookup/],
+      ["192.0.2.1:9464", /not one of this machine's/], // TEST-NET-1: never a local address
+    ] as const
+  ) {
+    await using bridge = spawnBridge(["-c", ini.path, "-X", "-v", "--http-listen", value]);
+    assert.equal((await bridge.exit()).code, 78, value);
+    assert.ok(bridge.errorOutput.includes(`--http-listen: cannot listen on ${value}: `), bridge.errorOutput);
+    assert.match(bridge.errorOutput, reason);
+    assert.ok(!/Connected to broker/.test(bridge.output), bridge.output);
+  }
+});

@@ -11,7 +11,7 @@ import { startPrometheus } from "../_prometheus.ts";
 
 const COUNT = 250;
 
-Deno.test("a real Prometheus scrapes /metrics: mq2wsbridge_to_ws_total equals the messages bridged", async () => {
+Deno.test("a real Prometheus scrapes /metrics: mq2wsbridge_to_ws_total equals the messages bridged [integration]", async () => {
   await using broker = await openBroker();
   const toWs = await broker.queue("prom-to-ws");
   const fromWs = await broker.queue("prom-from-ws");

@@ -188,6 +188,9 @@ Deno.test("BridgeHealth.closeAll() marks every link closed since then and is not
   clock.now = T0 + 6_000;
   health.closeAll();
   assert.equal(health.ws.since, T0 + 5_000, "a second closeAll() changes nothing");
+  health.set("consume", "down"); // a connection's last move during the shutdown
+  health.set("ws", "up");
+  assert.deepEqual([health.consume.state, health.ws.state], ["closed", "closed"], "closed stays closed");
 });
 
 Deno.test("runBridge() with fakes: readiness follows the WebSocket's open and close and the sessions' up and down", async () => {

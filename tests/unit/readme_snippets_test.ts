@@ -47,18 +47,35 @@ Deno.test("README: the CloudWatch agent snippet is JSON naming a scrape file and
   const agent = JSON.parse(block("json"));
   const prometheus = agent.logs.metrics_collected.prometheus;
   assert.match(prometheus.prometheus_config_path, /\.ya?ml$/);
-  const [declaration] = prometheus.emf_processor.metric_declaration;
-  assert.deepEqual(declaration.source_labels, ["job"]);
-  assert.ok(new RegExp(declaration.label_matcher).test("mq2wsbridge"), "matches the scrape job's name");
-  const exported = PROMETHEUS_METRICS.map((m) => m.name);
-  for (const selector of declaration.metric_selectors as string[]) {
-    assert.ok(
-      exported.some((name) => new RegExp(selector).test(name)),
-      `${selector} selects a metric /metrics has`,
-    );
+  const declarations = prometheus.emf_processor.metric_declaration as {
+    "source_labels": string[];
+    "label_matcher": string;
+    dimensions: string[][];
+    "metric_selectors": string[];
+  }[];
+  const exported = PROMETHEUS_METRICS;
+  for (const declaration of declarations) {
+    assert.deepEqual(declaration.source_labels, ["job"]);
+    assert.ok(new RegExp(declaration.label_matcher).test("mq2wsbridge"), "matches the scrape job's name");
+    for (const selector of declaration.metric_selectors) {
+      const selected = exported.filter((m) => new RegExp(selector).test(m.name));
+      assert.ok(selected.length > 0, `${selector} selects a metric /metrics has`);
+      for (const metric of selected) {
+        // A labelled family kept without its label would add its sides up into one CloudWatch metric.
+        const label = /^(\w+): /.exec(metric.labels)?.[1]; // "side: mq, ws"
+        if (label) {
+          assert.ok(
+            declaration.dimensions.every((d) => d.includes(label)),
+            `${metric.name} keeps its ${label}`,
+          );
+        }
+      }
+    }
   }
   for (const name of ["mq2wsbridge_to_ws_total", "mq2wsbridge_from_ws_total", "mq2wsbridge_connected"]) {
-    assert.ok(exported.includes(name), name);
-    assert.ok(declaration.metric_selectors.some((s: string) => new RegExp(s).test(name)), `${name} is kept`);
+    assert.ok(
+      declarations.some((d) => d.metric_selectors.some((s) => new RegExp(s).test(name))),
+      `${name} is kept`,
+    );
   }
 });
