@@ -3,7 +3,7 @@
  * a `UsageError` out. Flags, short and long names follow the original
  * service's (argparse) help; `--check-config` and `--version` are ours.
  */
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { type ListenAddress, parseListenAddress } from "./config.ts";
 import { parseLogFormat } from "../lib/log_format.ts";
 
@@ -31,6 +31,15 @@ export interface BridgeCli {
 /** A bad command line; main prints USAGE and the message, exits 2 (as argparse did). */
 export class UsageError extends Error {
   override name = "UsageError";
+}
+
+/** node:util's parseArgs, strict and without positionals (both programs'); its errors as UsageError. */
+export function parseStrictArgs<const T extends ParseArgsOptionsConfig>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional.*$/s, ""));
+  }
 }
 
 export const USAGE =
@@ -81,33 +90,23 @@ exit status: 0 clean shutdown (runsecs elapsed, SIGTERM, SIGINT, SIGHUP), 2 usag
 
 /** Parses argv (without the program name). Throws `UsageError`. */
 export function parseBridgeArgs(argv: string[]): BridgeCli {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        runsecs: { type: "string" },
-        verbose: { type: "boolean", short: "v" },
-        debug: { type: "boolean", short: "d" },
-        config: { type: "string", short: "c" },
-        "ssm-region": { type: "string", short: "r" },
-        ssm: { type: "boolean", short: "s" },
-        "migrate-config": { type: "boolean", short: "M" },
-        "websocket-stub": { type: "boolean", short: "X" },
-        "cloudwatch-logs": { type: "boolean", short: "l" },
-        "cloudwatch-metrics": { type: "boolean", short: "m" },
-        "check-config": { type: "boolean" },
-        "http-listen": { type: "string" },
-        "log-format": { type: "string" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean" },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional.*$/s, ""));
-  }
+  const values = parseStrictArgs(argv, {
+    runsecs: { type: "string" },
+    verbose: { type: "boolean", short: "v" },
+    debug: { type: "boolean", short: "d" },
+    config: { type: "string", short: "c" },
+    "ssm-region": { type: "string", short: "r" },
+    ssm: { type: "boolean", short: "s" },
+    "migrate-config": { type: "boolean", short: "M" },
+    "websocket-stub": { type: "boolean", short: "X" },
+    "cloudwatch-logs": { type: "boolean", short: "l" },
+    "cloudwatch-metrics": { type: "boolean", short: "m" },
+    "check-config": { type: "boolean" },
+    "http-listen": { type: "string" },
+    "log-format": { type: "string" },
+    help: { type: "boolean", short: "h" },
+    version: { type: "boolean" },
+  });
   const runSecs = values.runsecs === undefined ? 0 : Number(values.runsecs);
   if (!/^\d+$/.test(values.runsecs ?? "0") || !Number.isSafeInteger(runSecs)) {
     throw new UsageError(

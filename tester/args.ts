@@ -6,8 +6,7 @@
  * like mq2wsbridge does) are ours. The bridge's `-r` is `--ssm-region`; here
  * `-r` stays the original's `--report`, so `--ssm-region` has no short form.
  */
-import { parseArgs } from "node:util";
-import { UsageError } from "../config/bridge_args.ts";
+import { parseStrictArgs, UsageError } from "../config/bridge_args.ts";
 
 export { UsageError };
 
@@ -108,35 +107,25 @@ queue the broker user may not create);
 
 /** Parses argv (without the program name). Throws `UsageError`. */
 export function parseTesterArgs(argv: string[]): TesterCli {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        visual: { type: "boolean", short: "v" },
-        number: { type: "string", short: "n" },
-        delay: { type: "string", short: "d" },
-        exclusive: { type: "boolean", short: "x" },
-        "end-delay": { type: "string", short: "e" },
-        graph: { type: "boolean", short: "g" },
-        report: { type: "string", short: "r" },
-        focused: { type: "boolean", short: "f" },
-        config: { type: "string", short: "c" },
-        ssm: { type: "boolean", short: "s" },
-        "ssm-region": { type: "string" },
-        quiet: { type: "boolean", short: "q" },
-        json: { type: "string" },
-        "max-p99": { type: "string" },
-        size: { type: "string" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean" },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional.*$/s, ""));
-  }
+  const values = parseStrictArgs(argv, {
+    visual: { type: "boolean", short: "v" },
+    number: { type: "string", short: "n" },
+    delay: { type: "string", short: "d" },
+    exclusive: { type: "boolean", short: "x" },
+    "end-delay": { type: "string", short: "e" },
+    graph: { type: "boolean", short: "g" },
+    report: { type: "string", short: "r" },
+    focused: { type: "boolean", short: "f" },
+    config: { type: "string", short: "c" },
+    ssm: { type: "boolean", short: "s" },
+    "ssm-region": { type: "string" },
+    quiet: { type: "boolean", short: "q" },
+    json: { type: "string" },
+    "max-p99": { type: "string" },
+    size: { type: "string" },
+    help: { type: "boolean", short: "h" },
+    version: { type: "boolean" },
+  });
   if (values.visual && values.graph) {
     throw new UsageError("argument -g/--graph: not allowed with argument -v/--visual");
   }

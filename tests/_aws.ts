@@ -2,8 +2,11 @@
  * Fixtures for the AWS handler tests, each an AsyncDisposable: moto (the AWS
  * emulator) on a loopback port it picks itself, a recording front that can
  * forward to moto or inject faults, a server that never answers, a port with
- * nothing behind it, a local IMDSv2, and scoped environment variables.
+ * nothing behind it, a local IMDSv2, and scoped environment variables; the
+ * environment of a child process that must reach moto and nothing else of
+ * AWS, and a Parameter Store filled with a configuration.
  */
+import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 
 /** A running moto server. */
 export interface Moto extends AsyncDisposable {
@@ -326,3 +329,42 @@ export const ORIGINAL_METRICS = [
   "ws_connection_attempts_total",
   "ws_connection_attempts_recent",
 ];
+
+/** The environment of a child process that must reach `endpoint` (moto or a front of it) and nothing else of AWS. */
+export function childAwsEnv(endpoint: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+    AWS_EC2_METADATA_DISABLED: "true",
+    AWS_CONFIG_FILE: "/nonexistent/aws-config",
+    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/aws-credentials",
+    ...extra,
+  };
+}
+
+/** Stores `values` (`section.key`, as bridgeValues gives them) as SecureStrings `/mq2wsbridge/section/key`. */
+export async function seedParameters(
+  endpoint: string,
+  values: Record<string, string>,
+  region = "us-east-1",
+): Promise<void> {
+  const client = new SSMClient({
+    region,
+    endpoint,
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
+  try {
+    for (const [key, value] of Object.entries(values)) {
+      await client.send(
+        new PutParameterCommand({
+          Name: `/mq2wsbridge/${key.replace(".", "/")}`,
+          Value: value,
+          Type: "SecureString",
+        }),
+      );
+    }
+  } finally {
+    client.destroy();
+  }
+}

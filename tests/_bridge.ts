@@ -4,7 +4,7 @@
  * client, log lines and metrics in memory), and the real CLI spawned as a
  * process with its output collected line by line.
  */
-import { parseConfig, type WsSettings } from "../config/config.ts";
+import { type BridgeConfig, parseConfig, type WsSettings } from "../config/config.ts";
 import { runBridge } from "../bridge/bridge.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { Redactor, Secret } from "../lib/secret.ts";
@@ -58,6 +58,15 @@ export function bridgeValues(
   };
 }
 
+/** `values` (from bridgeValues) as a test's configuration: WebSocket mode unless `ws` is false. */
+export function testConfig(values: Record<string, string>, { ws = true } = {}): BridgeConfig {
+  return parseConfig({ source: "test", values: new Map(Object.entries(values)) }, {
+    ws,
+    logs: false,
+    metrics: false,
+  });
+}
+
 /** A log sink whose lines a test can await. */
 export class WatchedSink extends MemorySink {
   #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
@@ -97,11 +106,7 @@ export async function startBridge(
   values: Record<string, string>,
   { stub = false, debug = false } = {},
 ): Promise<InProcessBridge> {
-  const config = parseConfig({ source: "test", values: new Map(Object.entries(values)) }, {
-    ws: !stub,
-    logs: false,
-    metrics: false,
-  });
+  const config = testConfig(values, { ws: !stub });
   const sink = new WatchedSink();
   const log = createLogger({ sink, info: true, debug, redactor: new Redactor() });
   const metrics = new MetricsRegistry();

@@ -5,48 +5,13 @@
  * to the INI file.
  */
 import assert from "node:assert/strict";
-import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { bridgeValues, spawnBridge, TEST_CLIENT_SECRET, writeIni } from "../_bridge.ts";
-import { startAwsProxy, startMoto } from "../_aws.ts";
+import { childAwsEnv, seedParameters, startAwsProxy, startMoto } from "../_aws.ts";
 
 const REGION = "us-east-1";
 
-/** The environment of a CLI run against `endpoint` (moto or a proxy in front of it). */
-function awsVars(endpoint: string): Record<string, string> {
-  return {
-    AWS_ENDPOINT_URL: endpoint,
-    AWS_ACCESS_KEY_ID: "test",
-    AWS_SECRET_ACCESS_KEY: "test",
-    AWS_REGION: REGION,
-    AWS_EC2_METADATA_DISABLED: "true",
-    AWS_CONFIG_FILE: "/nonexistent/aws-config",
-    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/aws-credentials",
-  };
-}
-
 /** Parameters of a complete configuration, for a store filled by hand. */
 const VALUES = bridgeValues({ toWs: "to_ws", fromWs: "from_ws" });
-
-async function seed(endpoint: string, values: Record<string, string>): Promise<void> {
-  const client = new SSMClient({
-    region: REGION,
-    endpoint,
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  });
-  try {
-    for (const [key, value] of Object.entries(values)) {
-      await client.send(
-        new PutParameterCommand({
-          Name: `/mq2wsbridge/${key.replace(".", "/")}`,
-          Value: value,
-          Type: "SecureString",
-        }),
-      );
-    }
-  } finally {
-    client.destroy();
-  }
-}
 
 for (
   const [what, action, line] of [
@@ -56,9 +21,9 @@ for (
 ) {
   Deno.test(`mq2wsbridge -s exits 77 with one line naming the permission when ${what}, without retrying [integration]`, async () => {
     await using moto = await startMoto();
-    await seed(moto.endpoint, VALUES);
+    await seedParameters(moto.endpoint, VALUES);
     await using proxy = startAwsProxy(moto.endpoint, { deny: { GetParametersByPath: action } });
-    await using bridge = spawnBridge(["-s", "-l", "-m"], awsVars(proxy.endpoint));
+    await using bridge = spawnBridge(["-s", "-l", "-m"], childAwsEnv(proxy.endpoint, { AWS_REGION: REGION }));
     const status = await bridge.exit();
 
     assert.equal(status.code, 77, bridge.output);
@@ -78,7 +43,7 @@ Deno.test("mq2wsbridge -s -M deletes the parameters the INI file does not set, p
     "aws_mq.mq_url": "amqps://stale-broker.example.com:5671", // no longer in the INI file
     "aws_mq.mq_ca_file": "/etc/stale-ca.pem", // left empty in the INI file
   };
-  await seed(moto.endpoint, { ...VALUES, ...stale });
+  await seedParameters(moto.endpoint, { ...VALUES, ...stale });
   const { "aws_mq.mq_url": _gone, ...kept } = VALUES;
   await using ini = await writeIni({
     ...kept,
@@ -89,7 +54,10 @@ Deno.test("mq2wsbridge -s -M deletes the parameters the INI file does not set, p
     "aws_mq.mq_region": REGION,
   });
 
-  await using migrate = spawnBridge(["-c", ini.path, "-s", "-M"], awsVars(moto.endpoint));
+  await using migrate = spawnBridge(
+    ["-c", ini.path, "-s", "-M"],
+    childAwsEnv(moto.endpoint, { AWS_REGION: REGION }),
+  );
   assert.equal((await migrate.exit()).code, 0, migrate.output);
   const at = migrate.lines.findIndex((l) => /^Deleted 2 parameters that .* does not set:$/.test(l));
   assert.ok(at > 0, migrate.output);
@@ -102,7 +70,10 @@ Deno.test("mq2wsbridge -s -M deletes the parameters the INI file does not set, p
   }
 
   // The next -s run reads the INI's broker, not the stale mq_url.
-  await using check = spawnBridge(["-s", "--check-config", "-v"], awsVars(moto.endpoint));
+  await using check = spawnBridge(
+    ["-s", "--check-config", "-v"],
+    childAwsEnv(moto.endpoint, { AWS_REGION: REGION }),
+  );
   assert.equal((await check.exit()).code, 0, check.output);
   assert.ok(!check.output.includes("stale-broker"), check.output);
 });
@@ -111,7 +82,10 @@ Deno.test("mq2wsbridge -s -M exits 77 naming ssm:PutParameter when IAM denies it
   await using moto = await startMoto();
   await using proxy = startAwsProxy(moto.endpoint, { deny: { PutParameter: "ssm:PutParameter" } });
   await using ini = await writeIni(VALUES);
-  await using migrate = spawnBridge(["-c", ini.path, "-s", "-M"], awsVars(proxy.endpoint));
+  await using migrate = spawnBridge(
+    ["-c", ini.path, "-s", "-M"],
+    childAwsEnv(proxy.endpoint, { AWS_REGION: REGION }),
+  );
   assert.equal((await migrate.exit()).code, 77, migrate.output);
   assert.match(
     migrate.output,

@@ -9,10 +9,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CloudWatchLogsClient, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
-import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { bridgeValues, spawnBridge, writeIni } from "../_bridge.ts";
 import { openBroker } from "../_broker.ts";
-import { awsEnv, startMoto, unique } from "../_aws.ts";
+import { awsEnv, childAwsEnv, seedParameters, startMoto, unique } from "../_aws.ts";
 import { makeTestPki, startTlsForwarder } from "../_tls.ts";
 import { startTinyproxy } from "../_tinyproxy.ts";
 
@@ -34,47 +33,21 @@ function withoutProxyVars(): Disposable {
   return awsEnv(Object.fromEntries(names.map((name) => [name, undefined])));
 }
 
-function awsVars(endpoint: string, extra: Record<string, string>): Record<string, string> {
-  return {
-    AWS_ENDPOINT_URL: endpoint,
-    AWS_ACCESS_KEY_ID: "test",
-    AWS_SECRET_ACCESS_KEY: "test",
-    AWS_REGION: REGION,
-    AWS_EC2_METADATA_DISABLED: "true",
-    AWS_CONFIG_FILE: "/nonexistent/aws-config",
-    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/aws-credentials",
-    ...extra,
-  };
-}
-
-async function seedSsm(endpoint: string): Promise<void> {
-  const client = new SSMClient({ region: REGION, endpoint, credentials: CREDENTIALS });
-  try {
-    for (const [key, value] of Object.entries(bridgeValues({ toWs: "to_ws", fromWs: "from_ws" }))) {
-      await client.send(
-        new PutParameterCommand({
-          Name: `/mq2wsbridge/${key.replace(".", "/")}`,
-          Value: value,
-          Type: "SecureString",
-        }),
-      );
-    }
-  } finally {
-    client.destroy();
-  }
-}
-
 for (const lower of [false, true]) {
   const [https, no] = lower ? ["https_proxy", "no_proxy"] : ["HTTPS_PROXY", "NO_PROXY"];
   Deno.test(`mq2wsbridge -s sends its AWS calls through ${https} (CONNECT), and around it for ${no} hosts [integration]`, async () => {
     using _env = withoutProxyVars();
     await using moto = await startMoto();
-    await seedSsm(moto.endpoint);
+    await seedParameters(moto.endpoint, bridgeValues({ toWs: "to_ws", fromWs: "from_ws" }));
     await using pki = await makeTestPki();
     await using tls = startTlsForwarder(pki, Number(new URL(moto.endpoint).port));
     await using proxy = await startTinyproxy();
     const endpoint = `https://127.0.0.1:${tls.port}`;
-    const env = awsVars(endpoint, { DENO_CERT: join(pki.dir, "ca.pem"), [https]: proxy.url });
+    const env = childAwsEnv(endpoint, {
+      AWS_REGION: REGION,
+      DENO_CERT: join(pki.dir, "ca.pem"),
+      [https]: proxy.url,
+    });
 
     await using through = spawnBridge(["-s", "--check-config"], env);
     assert.equal((await through.exit()).code, 0, through.output);
@@ -107,7 +80,8 @@ Deno.test("mq2wsbridge -l -m sends CloudWatch Logs and metrics through the proxy
   });
   await using bridge = spawnBridge(
     ["-c", ini.path, "-X", "-l", "-m", "-v", "--runsecs", "2"],
-    awsVars(`https://127.0.0.1:${tls.port}`, {
+    childAwsEnv(`https://127.0.0.1:${tls.port}`, {
+      AWS_REGION: REGION,
       DENO_CERT: join(pki.dir, "ca.pem"),
       HTTPS_PROXY: proxy.url,
       HTTP_PROXY: proxy.url, // the metadata service is plain HTTP: it must not go through either

@@ -6,21 +6,8 @@
 import assert from "node:assert/strict";
 import { bridgeValues, spawnBridge, TEST_PASSWORD, writeIni } from "../_bridge.ts";
 import { openBroker } from "../_broker.ts";
-import { startImds, startMoto } from "../_aws.ts";
+import { childAwsEnv, startImds, startMoto } from "../_aws.ts";
 import { runTesterCli, startBridgeProcess } from "../_tester.ts";
-
-/** The environment of a process that must reach moto and nothing else of AWS. */
-function awsEnv(endpoint: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    AWS_ENDPOINT_URL: endpoint,
-    AWS_ACCESS_KEY_ID: "test",
-    AWS_SECRET_ACCESS_KEY: "test",
-    AWS_CONFIG_FILE: "/nonexistent/aws-config",
-    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/aws-credentials",
-    AWS_EC2_METADATA_DISABLED: "true",
-    ...extra,
-  };
-}
 
 Deno.test("bridgetester -s runs from Parameter Store after the INI file is migrated and deleted [integration]", async () => {
   await using moto = await startMoto();
@@ -32,14 +19,14 @@ Deno.test("bridgetester -s runs from Parameter Store after the INI file is migra
     "aws_mq.mq_user_id": "guest",
     "aws_mq.mq_password": "guest",
   });
-  const env = awsEnv(moto.endpoint, { AWS_REGION: "us-east-1" });
+  const env = childAwsEnv(moto.endpoint, { AWS_REGION: "us-east-1" });
   await using migrate = spawnBridge(["-c", ini.path, "-s", "-M"], env);
   assert.equal((await migrate.exit()).code, 0, migrate.output);
   await Deno.remove(ini.path);
 
   await using _bridge = await startBridgeProcess("-s", { env });
   // No AWS_REGION: the region comes from --ssm-region, or else from the instance metadata.
-  const bare = awsEnv(moto.endpoint);
+  const bare = childAwsEnv(moto.endpoint);
   const explicit = await runTesterCli(
     ["-s", "--ssm-region", "us-east-1", "-n", "5", "-d", "0", "-e", "20"],
     60_000,
@@ -69,7 +56,7 @@ Deno.test("bridgetester -s runs from Parameter Store after the INI file is migra
 
 Deno.test("bridgetester -s names --ssm-region (its -r is the report file) when no region can be found", async () => {
   await using moto = await startMoto();
-  const out = await runTesterCli(["-s", "-n", "1"], 30_000, awsEnv(moto.endpoint));
+  const out = await runTesterCli(["-s", "-n", "1"], 30_000, childAwsEnv(moto.endpoint));
   assert.equal(out.code, 78, out.stdout + out.stderr);
   assert.match(out.stderr, /pass --ssm-region REGION/);
   assert.doesNotMatch(out.stderr, /pass -r /);
@@ -80,7 +67,7 @@ Deno.test("bridgetester -s exits 78 naming the parameter store when it holds not
   const out = await runTesterCli(
     ["-s", "--ssm-region", "eu-west-1", "-n", "1"],
     30_000,
-    awsEnv(moto.endpoint),
+    childAwsEnv(moto.endpoint),
   );
   assert.equal(out.code, 78, out.stdout + out.stderr);
   assert.match(out.stderr, /no parameters found under \/mq2wsbridge in region eu-west-1/);
@@ -90,7 +77,7 @@ Deno.test("bridgetester exits 69 when Parameter Store cannot be reached, saying 
   const out = await runTesterCli(
     ["-s", "--ssm-region", "us-east-1", "-n", "1"],
     30_000,
-    awsEnv("http://127.0.0.1:9"),
+    childAwsEnv("http://127.0.0.1:9"),
   );
   assert.equal(out.code, 69, out.stdout + out.stderr);
   assert.match(out.stderr, /Cannot read parameters under "\/mq2wsbridge" from SSM in us-east-1/);

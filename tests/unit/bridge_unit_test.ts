@@ -4,22 +4,17 @@
  * bridge_test.ts; here each step is driven and seen directly.
  */
 import assert from "node:assert/strict";
-import { parseConfig } from "../../config/config.ts";
 import { runBridge } from "../../bridge/bridge.ts";
 import { MetricsRegistry } from "../../lib/metrics.ts";
 import { createLogger } from "../../lib/log.ts";
 import { FakeSource, FakeTarget, FakeTimers, FakeWsSide } from "../_fakes.ts";
-import { bridgeValues, WatchedSink } from "../_bridge.ts";
+import { bridgeValues, testConfig, WatchedSink } from "../_bridge.ts";
 
 Deno.test("runBridge() with fakes carries a message each way and acknowledges after the reply is confirmed", async () => {
   const values = bridgeValues({ toWs: "to", fromWs: "from", wsUrl: "ws://127.0.0.1:9" }, {
     "ws_api.ws_ack_delay_ms": "0",
   });
-  const config = parseConfig({ source: "test", values: new Map(Object.entries(values)) }, {
-    ws: true,
-    logs: false,
-    metrics: false,
-  });
+  const config = testConfig(values);
   const consumer = new FakeSource();
   const publisher = new FakeTarget();
   let side: FakeWsSide | null = null;

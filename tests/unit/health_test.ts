@@ -6,12 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { BridgeHealth, type HealthSources } from "../../bridge/health.ts";
-import { parseConfig } from "../../config/config.ts";
 import { runBridge } from "../../bridge/bridge.ts";
 import { MetricsRegistry } from "../../lib/metrics.ts";
 import { createLogger } from "../../lib/log.ts";
 import { FakeSource, FakeTarget, FakeTimers, FakeWsSide } from "../_fakes.ts";
-import { bridgeValues, WatchedSink } from "../_bridge.ts";
+import { bridgeValues, testConfig, WatchedSink } from "../_bridge.ts";
 
 const T0 = Date.UTC(2026, 0, 2, 3, 4, 5);
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -195,11 +194,7 @@ Deno.test("BridgeHealth.closeAll() marks every link closed since then and is not
 
 Deno.test("runBridge() with fakes: readiness follows the WebSocket's open and close and the sessions' up and down", async () => {
   const values = bridgeValues({ toWs: "to", fromWs: "from", wsUrl: "ws://127.0.0.1:9" });
-  const config = parseConfig({ source: "test", values: new Map(Object.entries(values)) }, {
-    ws: true,
-    logs: false,
-    metrics: false,
-  });
+  const config = testConfig(values);
   const consumer = new FakeSource();
   const publisher = new FakeTarget();
   const metrics = new MetricsRegistry();
@@ -256,14 +251,11 @@ Deno.test("runBridge() with fakes: readiness follows the WebSocket's open and cl
 
 Deno.test("runBridge() with fakes in stub mode is ready once bridging and not while the publishing connection is down", async () => {
   const values = bridgeValues({ toWs: "to", fromWs: "from" });
-  const config = parseConfig({ source: "test", values: new Map(Object.entries(values)) }, {
-    ws: false,
-    logs: false,
-    metrics: false,
-  });
+  const config = testConfig(values, { ws: false });
   const consumer = new FakeSource();
   const publisher = new FakeTarget();
-  const health = new BridgeHealth({ stub: true, metrics: new MetricsRegistry() });
+  const metrics = new MetricsRegistry();
+  const health = new BridgeHealth({ stub: true, metrics });
   const controller = new AbortController();
   const sink = new WatchedSink();
   const done = runBridge({
@@ -272,7 +264,7 @@ Deno.test("runBridge() with fakes in stub mode is ready once bridging and not wh
     publisher,
     createWs: null,
     log: createLogger({ sink, info: true, debug: false }),
-    metrics: new MetricsRegistry(),
+    metrics,
     clock: new FakeTimers(),
     health,
   }, controller.signal);
