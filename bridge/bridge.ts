@@ -29,7 +29,7 @@ import { EventSummary } from "../lib/event_summary.ts";
 import { systemTimers } from "../lib/clock.ts";
 import { FromWsPublisher } from "./from_ws.ts";
 import { BridgeHealth } from "./health.ts";
-import { publishedType } from "./frames.ts";
+import { BINARY, publishedType } from "./frames.ts";
 import { StubSide } from "./stub.ts";
 import { NO_REPLIES, ToWsPump } from "./to_ws.ts";
 
@@ -132,8 +132,8 @@ export async function runBridge(deps: BridgeDeps, signal: AbortSignal): Promise<
     },
     onWritten: (conn) => pump.onWritten(conn),
     onMessage: (data, text) => {
-      const { contentType, broken } = publishedType(data, text);
-      if (broken) badText.note({ bytes: data.length });
+      const contentType = publishedType(data, text);
+      if (text && contentType === BINARY) badText.note({ bytes: data.length });
       publisher.accept(data, contentType);
     },
   };

@@ -18,8 +18,10 @@ export function isText(body: Uint8Array, contentType: string | undefined): boole
   return contentType !== BINARY && isUtf8(body);
 }
 
-/** The content type a WebSocket message is published with, and whether a text frame was broken. */
-export function publishedType(body: Uint8Array, text: boolean): { contentType: string; broken: boolean } {
-  if (!text) return { contentType: BINARY, broken: false };
-  return isUtf8(body) ? { contentType: TEXT, broken: false } : { contentType: BINARY, broken: true };
+/**
+ * The content type a WebSocket message is published with: text for a text frame of valid UTF-8, else
+ * binary. A text frame that is not UTF-8 is the one case of `text` with BINARY (the API broke the rule).
+ */
+export function publishedType(body: Uint8Array, text: boolean): string {
+  return text && isUtf8(body) ? TEXT : BINARY;
 }

@@ -304,7 +304,10 @@ export class FromWsPublisher implements ReplyWatermark {
     this.#pumping = true;
     try {
       const mq = this.#mq;
-      if (this.#pausedUntil > 0 && this.#clock.now() < this.#pausedUntil) return this.#retryLater();
+      if (this.#pausedUntil > 0) {
+        if (this.#clock.now() < this.#pausedUntil) return this.#retryLater();
+        this.#pausedUntil = 0; // past: no clock read on every later pump
+      }
       while (mq.up && mq.writable && this.#inflight < this.#opts.window && this.#next <= this.#last) {
         const item = this.#items.at(this.#next++ - this.#confirmed - 1);
         if (item?.state === "waiting") this.#publish(item);

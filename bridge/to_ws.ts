@@ -146,7 +146,7 @@ export class ToWsPump {
       e = this.#entries.at(++this.#stamp);
     }
     this.#fill(conn);
-    this.#settle();
+    this.#settle(now);
   }
 
   /** The broker connection is gone: its deliveries will be redelivered, forget them. */
@@ -194,11 +194,8 @@ export class ToWsPump {
     const handle = { tag: delivery.tag, generation: delivery.generation };
     const entry: Entry = { handle, delivery, state: "waiting", end: 0, writtenAt: -1, needSeq: -1 };
     this.#entries.push(entry);
-    if (this.#waiting.length === 0 && this.#backlog(conn) < this.#opts.maxBufferedBytes) {
-      this.#send(entry, conn);
-    } else {
-      this.#waiting.push(entry);
-    }
+    const sendNow = this.#waiting.length === 0 && this.#backlog(conn) < this.#opts.maxBufferedBytes;
+    if (!sendNow || !this.#send(entry, conn)) this.#waiting.push(entry); // never left outside both queues
   }
 
   /** Payload bytes sent on `conn` and not yet written out. */
@@ -241,15 +238,14 @@ export class ToWsPump {
    * passed and the replies before them are confirmed, then acks the ok ones
    * at the front (one multiple ack) and requeues failed ones.
    */
-  #settle(): void {
-    const now = this.#clock.now();
+  #settle(now = this.#clock.now()): void {
     this.#needConfirm = false;
     for (let i = 0, e; (e = this.#entries.at(i)) && e.state !== "waiting"; i++) {
       if (e.state !== "sent") continue;
       if (e.writtenAt < 0) break;
       const due = e.writtenAt + this.#opts.ackDelayMs;
       if (now < due) {
-        this.#wakeAt(due);
+        this.#wakeAt(due, now);
         break;
       }
       if (e.needSeq < 0) e.needSeq = this.#replies.received;
@@ -279,8 +275,8 @@ export class ToWsPump {
   }
 
   /** Runs `#settle` at `due` (batched: never sooner than ACK_BATCH_MS from now). */
-  #wakeAt(due: number): void {
-    const at = Math.max(due, this.#clock.now() + ACK_BATCH_MS);
+  #wakeAt(due: number, now: number): void {
+    const at = Math.max(due, now + ACK_BATCH_MS);
     if (this.#timer !== undefined && this.#timerAt <= at) return;
     this.#clock.clearTimeout(this.#timer);
     this.#timerAt = at;
@@ -288,7 +284,7 @@ export class ToWsPump {
       this.#timer = undefined;
       this.#timerAt = Infinity;
       this.#settle();
-    }, at - this.#clock.now());
+    }, at - now);
   }
 
   /**

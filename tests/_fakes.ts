@@ -176,10 +176,12 @@ export class FakeConnection implements WsConnection {
   sentBytes = 0;
   writtenBytes = 0;
   readonly frames = new Counter<string | Uint8Array>();
+  /** While true, `send` refuses though the connection is open (a runtime that would not take the frame). */
+  refusing = false;
 
   /** Records text frames as strings, binary ones as bytes. */
   send(payload: Uint8Array, text: boolean): boolean {
-    if (!this.isOpen) return false;
+    if (!this.isOpen || this.refusing) return false;
     this.frames.push(text ? new TextDecoder().decode(payload) : payload);
     this.sentBytes += payload.length;
     return true;

@@ -212,3 +212,20 @@ Deno.test("ToWsPump rejects a message larger than ws_max_message_bytes without r
   timers.advance(ACK_DELAY_MS);
   assert.deepEqual(source.acks.items[1], { kind: "ack", tag: 2, allUpTo: true, requeue: false });
 });
+
+Deno.test("ToWsPump keeps a delivery whose send was refused, and sends and acknowledges it in order later", () => {
+  const { source, conn, pump, metrics, timers, written } = setup();
+  pump.attach(conn);
+  conn.refusing = true;
+  source.deliver("one");
+  assert.deepEqual(conn.frames.items, [], "refused");
+  conn.refusing = false;
+  source.deliver("two");
+  assert.deepEqual(conn.frames.items, [], "waits behind the refused one, in order");
+  written(0); // a write event: what waits is sent
+  assert.deepEqual(conn.frames.items, ["one", "two"]);
+  written();
+  timers.advance(ACK_DELAY_MS);
+  assert.deepEqual(source.acks.items, [{ kind: "ack", tag: 2, allUpTo: true, requeue: false }]);
+  assert.equal(metrics.counter(TO_WS_TOTAL), 2);
+});
