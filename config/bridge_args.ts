@@ -84,9 +84,10 @@ options:
   --check-config        load and validate the configuration, report every problem, and exit
   --version             print the version, commit, target and Deno version, and exit
 
-exit status: 0 clean shutdown (runsecs elapsed, SIGTERM, SIGINT, SIGHUP), 2 usage error,
-69 gave up connecting to the broker or the WebSocket API, 77 credentials or permission refused
-(AWS IAM or KMS, the broker's login), 78 configuration error.`;
+exit status: 0 clean shutdown (runsecs elapsed, SIGTERM, SIGINT, SIGHUP), 1 unexpected error,
+2 usage error, 69 gave up connecting to the broker or the WebSocket API (or AWS unreachable, no AWS
+credentials, at start-up), 77 credentials or permission refused (AWS IAM or KMS, the broker's
+login), 78 configuration error.`;
 
 /** Parses argv (without the program name). Throws `UsageError`. */
 export function parseBridgeArgs(argv: string[]): BridgeCli {

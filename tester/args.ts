@@ -98,8 +98,9 @@ options:
 The full-screen views (-v, -g) need a terminal on standard output and end with "press any key
 to exit" when standard input is a terminal. Every view ends with a summary on standard output.
 
-exit status: 0 every message came back; 1 some did not (lost, or never sent); 2 usage error
-(including -v/-g when standard output is not a terminal); 3 the p99 latency exceeded --max-p99;
+exit status: 0 every message came back; 1 some did not (lost, or never sent), or an unexpected
+error; 2 usage error (including -v/-g when standard output is not a terminal); 3 the p99 latency
+exceeded --max-p99;
 69 gave up connecting to the broker, or cannot read Parameter Store (-s); 74 cannot write the -r
 or --json file; 77 the broker refused the login; 78 configuration error (including a missing
 queue the broker user may not create);

@@ -227,6 +227,7 @@ Deno.test("mq2wsbridge --runsecs stops by itself and exits 0 [integration]", asy
   await using bridge = spawnBridge(["-c", ini.path, "-X", "-v", "--runsecs", "1"]);
   assert.equal((await bridge.exit()).code, 0);
   assert.match(bridge.output, /Stopped$/);
+  assert.doesNotMatch(bridge.output, /HTTP endpoint/, "no http_listen, no --http-listen: nothing listens");
 });
 
 for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {

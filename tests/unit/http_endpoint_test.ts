@@ -260,3 +260,17 @@ Deno.test("HttpEndpoint.close() is bounded when a client stops reading a respons
     client.conn.close();
   }
 });
+
+Deno.test("openHttpEndpoint() binds exactly the address given: 127.0.0.1 is not reachable on 127.0.0.2", async () => {
+  const { endpoint, url } = open();
+  try {
+    assert.equal((await request(url("/ping"))).status, 200);
+    await assert.rejects(
+      () => Deno.connect({ hostname: "127.0.0.2", port: endpoint.port }),
+      Deno.errors.ConnectionRefused,
+      "another loopback address: nothing listens there",
+    );
+  } finally {
+    await endpoint.close();
+  }
+});
