@@ -160,3 +160,51 @@ Deno.test("mq2wsbridge -l -m under a least-privilege role: one WARN per denied c
     logs.destroy();
   }
 });
+
+Deno.test("mq2wsbridge -l with service.log_format = json sends CloudWatch Logs JSON lines only, the early ones included [integration]", async () => {
+  await using moto = await startMoto();
+  await using broker = await openBroker();
+  const toWs = await broker.queue("to_ws");
+  const fromWs = await broker.queue("from_ws");
+  const group = `/test/${unique("json")}`;
+  // Mode 0644: the warning about the file is logged before the configuration names the format.
+  await using ini = await writeIni({
+    ...bridgeValues({ toWs, fromWs }),
+    "aws_cloudwatch.cw_region": "us-east-1",
+    "aws_cloudwatch.cw_log_group": group,
+    "aws_cloudwatch.cw_log_stream": "app",
+    "service.log_format": "json",
+  }, 0o644);
+  const env = {
+    AWS_ENDPOINT_URL: moto.endpoint,
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+    AWS_REGION: "us-east-1",
+    AWS_EC2_METADATA_DISABLED: "true",
+  };
+  await using bridge = spawnBridge(["-c", ini.path, "-X", "-l", "-v"], env);
+  await broker.publish(toWs, ["one"]);
+  await broker.collect(fromWs, 1);
+  bridge.kill("SIGTERM");
+  assert.equal((await bridge.exit()).code, 0, bridge.output);
+  const logs = new CloudWatchLogsClient({
+    region: "us-east-1",
+    endpoint: moto.endpoint,
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
+  try {
+    const events = await logs.send(
+      new GetLogEventsCommand({ logGroupName: group, logStreamName: "app", startFromHead: true }),
+    );
+    const records = (events.events ?? []).map((e) => JSON.parse(e.message ?? ""));
+    assert.ok(
+      records.some((r) => /readable by group or others/.test(r.msg) && r.level === "warn"),
+      "early line",
+    );
+    assert.ok(records.some((r) => r.msg === "Bridging" && r.component === "bridge"), "and the rest");
+    assert.ok(records.every((r) => typeof r.time === "string" && typeof r.component === "string"));
+    assert.ok(!JSON.stringify(records).includes(TEST_CLIENT_SECRET));
+  } finally {
+    logs.destroy();
+  }
+});
