@@ -11,11 +11,12 @@
  * It prints a table; nothing is written.
  */
 import { denoScript } from "../tools/program.ts";
-import { RelayDir } from "../handlers/ws/relay.ts";
+import { RelayDir, type RelayLink } from "../handlers/ws/relay.ts";
 import { print } from "../lib/print.ts";
 
 const SIZES = [100, 16_384];
 const DECODER = new TextDecoder();
+const ENCODER = new TextEncoder();
 type Path = "relay" | "relayNagle" | "direct";
 const LABEL: Record<Path, string> = {
   relay: "relay (ws_no_delay = true)",
@@ -30,25 +31,30 @@ const RATE = 500;
 class Hop implements AsyncDisposable {
   readonly #ws: WebSocket;
   readonly #relay: RelayDir | null;
+  readonly #link: RelayLink | null;
   readonly #sentAt = new Map<number, number>();
   #onBack: ((id: number, ms: number) => void) | null = null;
 
-  private constructor(ws: WebSocket, relay: RelayDir | null) {
+  private constructor(ws: WebSocket, relay: RelayDir | null, link: RelayLink | null) {
     this.#ws = ws;
     this.#relay = relay;
-    ws.onmessage = (event) => {
-      // Through the relay every message arrives as bytes (handlers/ws/frames.ts); directly, as text.
-      const data = typeof event.data === "string" ? event.data : DECODER.decode(event.data);
+    this.#link = link;
+    const back = (data: string) => {
       const id = Number(data.slice(0, 10));
       this.#onBack?.(id, performance.now() - this.#sentAt.get(id)!);
       this.#sentAt.delete(id);
     };
+    // Through the relay the messages are the relay's to frame and read (handlers/ws/data_frames.ts), as
+    // in the bridge; directly, Deno's client carries them.
+    if (link) link.receive((data) => back(DECODER.decode(data)));
+    else ws.onmessage = (event) => back(event.data as string);
   }
 
   static async open(url: string, path: Path): Promise<Hop> {
     const relay = path === "direct" ? null : await RelayDir.open("/tmp");
     const options = { noDelay: path === "relay", proxy: {}, pingIntervalMs: 0 };
-    const route = relay?.link(url, options, { onWritten() {}, onDead() {} }).route(url);
+    const link = relay?.link(url, options, { onWritten() {}, onDead() {} }) ?? null;
+    const route = link?.route(url);
     // deno-lint-ignore no-explicit-any
     const ws = route ? new WebSocket(route.url, route.options as any) : new WebSocket(url);
     ws.binaryType = "arraybuffer";
@@ -56,12 +62,14 @@ class Hop implements AsyncDisposable {
       ws.onopen = resolve;
       ws.onerror = () => reject(new Error(`cannot open ${url}`));
     });
-    return new Hop(ws, relay);
+    return new Hop(ws, relay, link);
   }
 
   #send(id: number, size: number): void {
     this.#sentAt.set(id, performance.now());
-    this.#ws.send(String(id).padStart(10, "0") + "x".repeat(Math.max(0, size - 10)));
+    const message = String(id).padStart(10, "0") + "x".repeat(Math.max(0, size - 10));
+    if (this.#link) this.#link.send(ENCODER.encode(message), true);
+    else this.#ws.send(message);
   }
 
   /** Round trips of `LONE` messages sent one at a time. */

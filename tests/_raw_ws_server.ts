@@ -15,6 +15,8 @@ export const OP = { text: 1, binary: 2, close: 8, ping: 9, pong: 10 } as const;
 export interface Frame {
   opcode: number;
   payload: Uint8Array;
+  /** Whether it came masked, as every client frame must (RFC 6455 5.3). */
+  masked: boolean;
   /** performance.now() when it was parsed. */
   at: number;
 }
@@ -27,6 +29,8 @@ export interface RawWsServerOptions {
   handshake?: boolean;
   /** Answer the client's close frame and end the connection (default true). */
   answerClose?: boolean;
+  /** Bytes written together with the 101 answer, in the same write (frames that come with the handshake). */
+  greeting?: Uint8Array;
 }
 
 /** One accepted TCP connection. */
@@ -117,10 +121,12 @@ export class RawConnection {
           if (!this.#server.handshake) continue; // hold the client: never answer
           const key = /^sec-websocket-key:\s*(\S+)/im.exec(text.slice(0, end))?.[1] ?? "";
           this.#server.requests.push(text.slice(0, end));
-          await this.#write(new TextEncoder().encode(
+          const head = new TextEncoder().encode(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
               `Sec-WebSocket-Accept: ${await acceptKey(key)}\r\n\r\n`,
-          ));
+          );
+          const greeting = this.#server.greeting;
+          await this.#write(greeting.length ? concatBytes(head, greeting) : head);
           this.openedAt = performance.now();
           upgraded = true;
           buffer = buffer.slice(new TextEncoder().encode(text.slice(0, end + 4)).length);
@@ -159,6 +165,7 @@ export class RawWsServer implements AsyncDisposable {
   answerPings: boolean;
   handshake: boolean;
   answerClose: boolean;
+  readonly greeting: Uint8Array;
   readonly #listener: Deno.TcpListener;
   readonly #accepting: Promise<void>;
   #waiters: ((conn: RawConnection) => void)[] = [];
@@ -167,6 +174,7 @@ export class RawWsServer implements AsyncDisposable {
     this.answerPings = options.answerPings ?? true;
     this.handshake = options.handshake ?? true;
     this.answerClose = options.answerClose ?? true;
+    this.greeting = options.greeting ?? new Uint8Array(0);
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     this.#accepting = this.#accept();
   }
@@ -250,5 +258,36 @@ function parseFrame(buffer: Uint8Array): { frame: Frame; size: number } | null {
   if (masked) {
     for (let i = 0; i < payload.length; i++) payload[i]! ^= buffer[maskAt + (i % 4)]!;
   }
-  return { frame: { opcode, payload, at: performance.now() }, size: offset + length };
+  return { frame: { opcode, payload, masked, at: performance.now() }, size: offset + length };
+}
+
+/**
+ * A frame as a server writes it, of any length (unmasked unless `maskKey`, FIN unless `fin: false`,
+ * `rsv` the three reserved bits): for sendRaw(), and for tests of the relay's reader.
+ */
+export function serverFrame(
+  opcode: number,
+  payload: Uint8Array,
+  options: { fin?: boolean; rsv?: number; maskKey?: Uint8Array } = {},
+): Uint8Array {
+  const n = payload.length;
+  const ext = n < 126 ? 0 : n < 65_536 ? 2 : 8;
+  const key = options.maskKey;
+  const out = new Uint8Array(2 + ext + (key ? 4 : 0) + n);
+  out[0] = (options.fin === false ? 0 : 0x80) | ((options.rsv ?? 0) << 4) | opcode;
+  out[1] = (key ? 0x80 : 0) | (ext === 0 ? n : ext === 2 ? 126 : 127);
+  const view = new DataView(out.buffer);
+  if (ext === 2) view.setUint16(2, n);
+  if (ext === 8) view.setBigUint64(2, BigInt(n));
+  const at = 2 + ext;
+  if (key) out.set(key, at);
+  out.set(key ? payload.map((b, i) => b ^ key[i % 4]!) : payload, at + (key ? 4 : 0));
+  return out;
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const part of parts) out.set(part, (off += part.length) - part.length);
+  return out;
 }

@@ -1,6 +1,7 @@
 /**
  * The WebSocket API, through Deno's native WebSocket client carried by the
- * relay (handlers/ws/relay.ts). `WsClient` connects with a fresh token per
+ * relay (handlers/ws/relay.ts): the client makes and closes each connection,
+ * the relay carries its messages. `WsClient` connects with a fresh token per
  * attempt, reports messages, state and written bytes to its handlers, pauses
  * reading on request (backpressure), and reconnects per the original's
  * policy:
@@ -311,6 +312,11 @@ export class WsClient {
       openedAt = Date.now();
       conn = new Connection(++this.#ids, socket, link);
       this.#current = conn;
+      const opened = conn;
+      // Messages are read by the relay (handlers/ws/data_frames.ts), those that came with the handshake first.
+      link.receive((data, text) => {
+        if (receiving) this.#handlers.onMessage(data, text, opened);
+      });
       // Backpressure applies from here: pausing earlier would hold back the handshake's answer.
       this.#links.add(link);
       if (this.#paused) link.pause();
@@ -323,14 +329,15 @@ export class WsClient {
       this.#handlers.onOpen(conn);
       this.#firstOpen.resolve();
     };
+    // The relay hands Deno's client no data frame, except when it passes on a stream it does not carry
+    // (a broken one, which the client then fails): what the client makes of it still counts.
     socket.onmessage = (event: MessageEvent) => {
       // Still delivered while closing or lingering: the API may send until it answers our close.
       if (!conn || !receiving) return;
-      // The relay hands every message over as binary and says which were text (handlers/ws/frames.ts).
       if (typeof event.data === "string") {
         return this.#handlers.onMessage(ENCODER.encode(event.data), true, conn);
       }
-      this.#handlers.onMessage(new Uint8Array(event.data as ArrayBuffer), link.takeIncoming(), conn);
+      this.#handlers.onMessage(new Uint8Array(event.data as ArrayBuffer), false, conn);
     };
     socket.onerror = (event: Event) => {
       error ||= (event as ErrorEvent).message || "error";
@@ -375,8 +382,7 @@ class Connection implements WsConnection {
 
   send(payload: Uint8Array, text: boolean): boolean {
     if (!this.isOpen) return false;
-    this.#link.markOutgoing(text);
-    this.#socket.send(payload as Uint8Array<ArrayBuffer>);
+    this.#link.send(payload, text); // framed by the relay, not by the client (handlers/ws/data_frames.ts)
     this.#sent += payload.length;
     return true;
   }

@@ -2,8 +2,9 @@
  * Deno runtime adapter: the WebSocket client's transport. Deno's WebSocket
  * client reads its socket eagerly (no backpressure), never sets TCP_NODELAY
  * (a frame over ~1 KiB waits up to 40 ms for a delayed ACK), cannot send a
- * ping, and tells nothing about what has really left (`bufferedAmount`
- * counts only its own queue). So the client is given a `Deno.HttpClient`
+ * ping, tells nothing about what has really left (`bufferedAmount` counts
+ * only its own queue), and costs an op, two copies and an event per message
+ * each way. So the client is given a `Deno.HttpClient`
  * whose one connection goes to a Unix socket in a private directory, and
  * this relay carries the bytes between it and the API's TCP (or TLS, made
  * here) connection, where it can:
@@ -11,8 +12,9 @@
  * - pause reading from the API (backpressure: the API's sends block in TCP);
  * - say how many payload bytes of data frames are written to the TCP socket
  *   (`onWritten`), the only point after which a frame counts as sent;
- * - carry every message as bytes to and from Deno's client, putting the text
- *   or binary opcode right on the wire (handlers/ws/frames.ts says why);
+ * - frame the bridge's messages and read the API's itself, so that they never
+ *   cross Deno's client, which keeps the handshake, the API's pings and the
+ *   closing handshake (handlers/ws/data_frames.ts says why);
  * - put its own ping frames between the client's frames, and judge the
  *   connection by both directions of the socket (handlers/ws/liveness.ts);
  * - go through an HTTP proxy with CONNECT (handlers/ws/http_proxy.ts);
@@ -26,8 +28,8 @@
  *
  * The URL (with its token) only ever crosses the private socket.
  */
-import { clientPingFrame, FrameScanner, OP_BINARY, OP_TEXT, setOpcode } from "./frames.ts";
-import { Queue } from "../../lib/queue.ts";
+import { clientPingFrame, FrameScanner } from "./frames.ts";
+import { DataFrameWriter, type OnMessage, ServerStreamReader } from "./data_frames.ts";
 import { within } from "../../lib/async.ts";
 import { judgeLiveness } from "./liveness.ts";
 import { connectThroughProxy, type ProxyEnv, proxyFor, proxyLabel } from "./http_proxy.ts";
@@ -157,24 +159,26 @@ export class RelayLink {
   readonly #path: string;
   #local: Deno.Conn | null = null;
   #remote: Deno.Conn | null = null;
-  /** Whether each message the client sends is text (it sends them all as binary frames). */
-  readonly #outgoing = new Queue<boolean>();
-  /** Whether each message the client receives was text (it receives them all as binary frames). */
-  readonly #incoming = new Queue<boolean>();
-  readonly #scanner = new FrameScanner("request", (opcode, chunk, at) => {
-    if (this.#outgoing.shift() === true && opcode === OP_BINARY) setOpcode(chunk, at, OP_TEXT);
-  });
-  readonly #downScanner = new FrameScanner("response", (opcode, chunk, at) => {
-    this.#incoming.push(opcode === OP_TEXT);
-    if (opcode === OP_TEXT) setOpcode(chunk, at, OP_BINARY);
-  });
+  /** Deno's client writes the upgrade request and control frames; where they end, the relay's own frames go. */
+  readonly #scanner = new FrameScanner();
+  /** Data messages from the API, read here and handed over (handlers/ws/data_frames.ts). */
+  readonly #reader = new ServerStreamReader((data, text) => this.#deliver(data, text));
+  readonly #writer = new DataFrameWriter();
+  #flushScheduled = false;
+  /** Who gets the API's messages; until receive() names it, they wait in #early. */
+  #onMessage: OnMessage | null = null;
+  #early: [Uint8Array, boolean][] = [];
+  /** Frames of the relay's own (messages, pings) waiting for the end of a frame of the client's. */
+  #held: { bytes: Uint8Array; done: PromiseWithResolvers<void> }[] = [];
+  /** Payload bytes of the relay's own data frames written to the API's socket. */
+  #directWritten = 0;
+  /** Payload bytes of the client's own data frames written (none once open: it sends no messages itself). */
   #written = 0;
   #paused: PromiseWithResolvers<void> | null = null;
   #lastReadAt = 0;
   #lastWriteAt = 0;
   #writing = false;
   #pingOutstanding = false;
-  #pingWanted = false;
   #upBusy = false;
   #writes: Promise<void> = Promise.resolve();
   #watchdog: ReturnType<typeof setInterval> | undefined;
@@ -212,19 +216,30 @@ export class RelayLink {
     return { url: plain.href, options: { client: this.#client } };
   }
 
-  /** The next message the client sends (as a binary frame) goes out as text if `text`. */
-  markOutgoing(text: boolean): void {
-    this.#outgoing.push(text);
+  /**
+   * Sends one message to the API as a frame of the relay's own (text when
+   * `text`): the messages sent in one turn of the event loop go out in one
+   * write. Only once the connection is open; `payload` must not change
+   * until it is written (writtenBytes says when).
+   */
+  send(payload: Uint8Array, text: boolean): void {
+    this.#writer.add(payload, text);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => this.#flush());
   }
 
-  /** Whether the next message the client received (as binary) came as text; in order, once each. */
-  takeIncoming(): boolean {
-    return this.#incoming.shift() ?? false;
+  /** From now on the API's messages go to `onMessage`, those read before first, in order. */
+  receive(onMessage: OnMessage): void {
+    this.#onMessage = onMessage;
+    const early = this.#early;
+    this.#early = [];
+    for (const [data, text] of early) onMessage(data, text);
   }
 
   /** Payload bytes of data frames written to the API's socket so far. */
   get writtenBytes(): number {
-    return this.#written;
+    return this.#written + this.#directWritten;
   }
 
   /** Why the link could not reach the API, if it could not (read once). */
@@ -340,7 +355,7 @@ export class RelayLink {
     return `${tls ? "wss" : "ws"}://${hostname}:${port}${proxy ? ` through proxy ${proxyLabel(proxy)}` : ""}`;
   }
 
-  /** Client to API: frames are counted as they are written, pings go in between them. */
+  /** Client to API: its frames are counted as they are written; the relay's own go in between them. */
   async #up(local: Deno.Conn, remote: Deno.Conn): Promise<void> {
     const buffer = new Uint8Array(CHUNK);
     let why = "";
@@ -352,21 +367,21 @@ export class RelayLink {
         const chunk = buffer.subarray(0, n);
         this.#scanner.scan(chunk);
         const data = this.#scanner.dataBytes;
-        // A ping waits for a frame boundary: the last one in this chunk if there is one.
-        const at = this.#pingWanted ? this.#scanner.lastBoundary : -1;
-        if (at > 0 && at < n) {
-          await this.#write(remote, chunk.subarray(0, at));
-          this.#ping(remote);
-          await this.#write(remote, chunk.subarray(at));
+        // What the relay holds goes at the first boundary between two of the client's frames.
+        const at = this.#held.length > 0 ? this.#scanner.firstBoundary : -1;
+        if (at >= 0) {
+          if (at > 0) await this.#write(remote, chunk.subarray(0, at));
+          this.#writeHeld(remote);
+          if (at < n) await this.#write(remote, chunk.subarray(at));
         } else {
           await this.#write(remote, chunk);
         }
         if (data !== this.#written) {
           this.#written = data;
-          this.#events.onWritten(data);
+          this.#events.onWritten(this.writtenBytes);
         }
         this.#upBusy = false;
-        if (this.#pingWanted && this.#scanner.atBoundary) this.#ping(remote);
+        if (this.#held.length > 0 && this.#scanner.atBoundary) this.#writeHeld(remote);
       }
     } catch (err) {
       why = (err as Error).message; // reset or closed: what was written stays written
@@ -382,6 +397,40 @@ export class RelayLink {
     this.#lingerOn();
   }
 
+  /** Writes frames of the relay's own: now if the client is between two frames, else at the next boundary. */
+  #inject(remote: Deno.Conn, bytes: Uint8Array): Promise<void> {
+    if (!this.#upBusy && this.#scanner.atBoundary) return this.#write(remote, bytes);
+    const done = Promise.withResolvers<void>();
+    this.#held.push({ bytes, done });
+    return done.promise;
+  }
+
+  #writeHeld(remote: Deno.Conn): void {
+    const held = this.#held;
+    this.#held = [];
+    for (const { bytes, done } of held) this.#write(remote, bytes).then(done.resolve, done.reject);
+  }
+
+  /** Writes the messages sent since the last flush, and counts them written once they are. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    const taken = this.#writer.take();
+    const remote = this.#remote;
+    if (!taken || !remote) return;
+    this.#inject(remote, taken.bytes).then(() => {
+      this.#writer.release(taken.bytes);
+      this.#directWritten += taken.payloadBytes;
+      this.#events.onWritten(this.writtenBytes);
+    }, (err) => {
+      if (!this.#aborted) this.#die(`cannot write to the API: ${(err as Error).message}`);
+    });
+  }
+
+  #deliver(data: Uint8Array, text: boolean): void {
+    if (this.#onMessage) this.#onMessage(data, text);
+    else this.#early.push([data, text]);
+  }
+
   /** API to client, paused while the bridge cannot take more. */
   async #down(remote: Deno.Conn, local: Deno.Conn): Promise<void> {
     const buffer = new Uint8Array(CHUNK);
@@ -392,10 +441,13 @@ export class RelayLink {
         if (n === null) break;
         this.#lastReadAt = performance.now();
         this.#pingOutstanding = false;
-        this.#downScanner.scan(buffer.subarray(0, n));
+        // Messages go to the bridge now; the head and control frames to the client, in order.
+        const forward = this.#reader.read(buffer.subarray(0, n));
         // Liveness starts with the handshake's answer: no ping may precede it (RFC 6455 4.1).
-        if (this.#watchdog === undefined && this.#downScanner.inFrames) this.#startWatchdog();
-        for (let off = 0; off < n;) off += await local.write(buffer.subarray(off, n));
+        if (this.#watchdog === undefined && this.#reader.inFrames) this.#startWatchdog();
+        for (const piece of forward) {
+          for (let off = 0; off < piece.length;) off += await local.write(piece.subarray(off));
+        }
       }
     } catch {
       // reset or closed
@@ -425,10 +477,9 @@ export class RelayLink {
   }
 
   #ping(remote: Deno.Conn): void {
-    this.#pingWanted = false;
     this.#pingOutstanding = true;
     const payload = new TextEncoder().encode(`mq2wsb${++this.#pings}`);
-    this.#write(remote, clientPingFrame(payload)).catch(() => {});
+    this.#inject(remote, clientPingFrame(payload)).catch(() => {});
   }
 
   #startWatchdog(): void {
@@ -442,13 +493,11 @@ export class RelayLink {
         writing: this.#writing,
         lastWriteAt: this.#lastWriteAt,
         lastDrainAt: this.#lastDrainAt,
-        pingOutstanding: this.#pingOutstanding || this.#pingWanted,
+        pingOutstanding: this.#pingOutstanding,
         paused: this.#paused !== null,
       }, interval);
       if (verdict === "ping") {
-        // Between two frames only: now if the client is not mid-write, else within or after its chunk.
-        if (!this.#upBusy && this.#scanner.atBoundary) this.#ping(this.#remote!);
-        else this.#pingWanted = true;
+        if (!this.#pingOutstanding) this.#ping(this.#remote!); // between two frames (#inject)
       } else if (verdict === "dead") {
         const silent = ((performance.now() - this.#lastReadAt) / 1000).toFixed(1);
         this.#die(

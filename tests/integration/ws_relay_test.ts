@@ -18,6 +18,7 @@ import { WatchedSink, wsSettings } from "../_bridge.ts";
 import { makeTestPki, startTlsForwarder } from "../_tls.ts";
 import { startWsServer, withDeadline } from "../_ws_server.ts";
 import { startProxy } from "../_proxy.ts";
+import { concatBytes, OP, serverFrame, startRawWsServer } from "../_raw_ws_server.ts";
 import { denoScript } from "../../tools/program.ts";
 import { permissionsOf } from "../../scripts/programs.ts";
 
@@ -81,6 +82,68 @@ Deno.test("WsClient through the relay carries text and binary frames both ways [
   assert.equal(server.requests[0]!.pathname, "/api");
   assert.equal(server.requests[0]!.searchParams.get("v"), "1");
   assert.ok(server.requests[0]!.searchParams.get("jwt"), "the token reaches the API");
+});
+
+Deno.test("The relay frames and reads the messages itself: masked frames out; in, fragments, pings answered by the client, messages with the handshake [integration]", async () => {
+  const encode = (text: string) => new TextEncoder().encode(text);
+  await using server = startRawWsServer({ greeting: serverFrame(OP.text, encode("came with the 101")) });
+  await using ws = echoClient(settings(server.url));
+  ws.start().catch(() => {});
+  const conn = await withDeadline(ws.opened, 5_000, "the connection");
+  const api = await server.connection(0);
+  const big = Uint8Array.from({ length: 70_000 }, (_, i) => i & 0xff);
+  // In pieces, cut inside headers and payloads: a fragmented text message with a ping among its fragments.
+  const stream = concatBytes(
+    serverFrame(OP.text, encode("frag"), { fin: false }),
+    serverFrame(OP.ping, encode("are you there")),
+    serverFrame(0, encode("ment"), { fin: false }),
+    serverFrame(0, encode("ed")),
+    serverFrame(OP.binary, big),
+  );
+  for (const [from, to] of [[0, 3], [3, 9], [9, 40], [40, 1_000], [1_000, stream.length]]) {
+    await api.sendRaw(stream.subarray(from, to));
+  }
+  await ws.repliesReach(3);
+  assert.deepEqual(ws.replies, ["came with the 101", "fragmented", big]);
+  const pong = await api.waitFrame(OP.pong);
+  assert.equal(new TextDecoder().decode(pong.payload), "are you there", "Deno's client answered the ping");
+  const out: [Uint8Array, boolean][] = [[encode("a"), true], [big, false], [encode("é".repeat(8_000)), true]];
+  for (const [payload, text] of out) conn.send(payload, text);
+  await api.waitFrame(OP.text, 2);
+  const data = api.frames.filter((f) => f.opcode === OP.text || f.opcode === OP.binary);
+  assert.deepEqual(data.map((f) => [f.payload, f.opcode === OP.text]), out);
+  assert.ok(api.frames.every((f) => f.masked), "every client frame masked");
+  assert.equal(conn.writtenBytes, conn.sentBytes);
+});
+
+Deno.test("Messages sent in the same turn as the close reach the API before the close frame [integration]", async () => {
+  await using server = startRawWsServer();
+  const ws = echoClient(settings(server.url));
+  ws.start().catch(() => {});
+  const conn = await withDeadline(ws.opened, 5_000, "the connection");
+  const api = await server.connection(0);
+  const count = 50;
+  for (let i = 0; i < count; i++) conn.send(new TextEncoder().encode(`m${i}`), true);
+  await ws.close(); // the client writes its close frame now; the relay's frames are still gathered
+  await api.waitEnded();
+  const order = api.frames.map((f) => f.opcode === OP.close ? "close" : new TextDecoder().decode(f.payload));
+  assert.deepEqual(order, [...Array.from({ length: count }, (_, i) => `m${i}`), "close"]);
+});
+
+Deno.test("A frame the relay does not carry goes to Deno's client, which fails the connection; what came before is delivered [integration]", async () => {
+  await using server = startRawWsServer();
+  await using ws = echoClient(settings(server.url));
+  ws.start().catch(() => {});
+  await withDeadline(ws.opened, 5_000, "the connection");
+  const api = await server.connection(0);
+  await api.sendRaw(concatBytes(
+    serverFrame(OP.text, new TextEncoder().encode("before")),
+    serverFrame(OP.text, new TextEncoder().encode("reserved bit set"), { rsv: 4 }),
+    serverFrame(OP.text, new TextEncoder().encode("after")),
+  ));
+  await withDeadline(ws.lost, 5_000, "the connection to fail");
+  assert.deepEqual(ws.replies, ["before"]);
+  await ws.sink.waitFor(/WebSocket connection lost/);
 });
 
 Deno.test("WsClient reaches a wss:// API signed by ws_ca_file, TLS made by the relay [integration]", async () => {

@@ -1,6 +1,9 @@
 /** The relay's view of the client's byte stream (handlers/ws/frames.ts), byte by byte and chunk by chunk. */
 import assert from "node:assert/strict";
-import { clientPingFrame, FrameScanner, OP_BINARY, OP_TEXT, setOpcode } from "../../handlers/ws/frames.ts";
+import { clientPingFrame, FrameScanner } from "../../handlers/ws/frames.ts";
+
+const OP_TEXT = 1;
+const OP_BINARY = 2;
 
 const HEAD = new TextEncoder().encode("GET /ws?jwt=x HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n");
 
@@ -24,20 +27,20 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 
 Deno.test("FrameScanner counts data payload bytes of completed frames only, past the HTTP head", () => {
   const stream = concat(HEAD, frame(1, 5), frame(9, 4), frame(2, 300), frame(2, 70_000), frame(8, 2));
-  const whole = new FrameScanner("request");
+  const whole = new FrameScanner();
   whole.scan(stream);
   assert.equal(whole.dataBytes, 5 + 300 + 70_000, "text and binary count; ping and close do not");
   assert.ok(whole.atBoundary);
   // The same stream in every split of 1..7 bytes gives the same count at every boundary.
   for (const step of [1, 2, 3, 7]) {
-    const scanner = new FrameScanner("request");
+    const scanner = new FrameScanner();
     for (let i = 0; i < stream.length; i += step) scanner.scan(stream.subarray(i, i + step));
     assert.equal(scanner.dataBytes, whole.dataBytes, `chunks of ${step}`);
   }
 });
 
 Deno.test("FrameScanner counts a frame only once all of it has gone by, and knows where frames end", () => {
-  const scanner = new FrameScanner("request");
+  const scanner = new FrameScanner();
   assert.equal(scanner.atBoundary, false, "still in the HTTP head");
   scanner.scan(HEAD);
   assert.equal(scanner.atBoundary, true);
@@ -51,7 +54,7 @@ Deno.test("FrameScanner counts a frame only once all of it has gone by, and know
 });
 
 Deno.test("FrameScanner counts continuation frames and empty frames", () => {
-  const scanner = new FrameScanner("request");
+  const scanner = new FrameScanner();
   scanner.scan(concat(HEAD, frame(1, 10, false), frame(0, 20, false), frame(0, 0), frame(2, 0)));
   assert.equal(scanner.dataBytes, 30);
   assert.ok(scanner.atBoundary);
@@ -65,71 +68,32 @@ Deno.test("clientPingFrame() is a masked ping whose payload unmasks to what was 
   const key = ping.subarray(2, 6);
   const unmasked = ping.subarray(6).map((b, i) => b ^ key[i % 4]!);
   assert.deepEqual(unmasked, payload);
-  const scanner = new FrameScanner("request");
+  const scanner = new FrameScanner();
   scanner.scan(concat(HEAD, ping));
   assert.equal(scanner.dataBytes, 0, "a ping is not data");
   assert.ok(scanner.atBoundary);
   assert.throws(() => clientPingFrame(new Uint8Array(126)), RangeError);
 });
 
-Deno.test("FrameScanner lets each message's opcode be rewritten in place, at its first byte only", () => {
-  const stream = concat(
-    HEAD,
-    frame(OP_BINARY, 3),
-    frame(9, 0),
-    frame(OP_TEXT, 5, false),
-    frame(0, 2),
-    frame(OP_BINARY, 1),
-  );
-  const starts: number[] = [];
-  const scanner = new FrameScanner("request", (opcode, chunk, at) => {
-    starts.push(opcode);
-    if (opcode === OP_BINARY) setOpcode(chunk, at, OP_TEXT);
-  });
-  for (let i = 0; i < stream.length; i += 3) scanner.scan(stream.subarray(i, i + 3));
-  assert.deepEqual(starts, [OP_BINARY, OP_TEXT, OP_BINARY], "messages, not pings or continuations");
-  const first = HEAD.length;
-  assert.equal(stream[first], 0x80 | OP_TEXT, "FIN kept, opcode now text");
-  assert.equal(stream[first + frame(OP_BINARY, 3).length], 0x89, "the ping untouched");
-});
-
-Deno.test("FrameScanner on a response skips its 101 head, and scans nothing after any other status", () => {
-  const ok = new TextEncoder().encode("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n");
-  const seen: number[] = [];
-  const scanner = new FrameScanner("response", (opcode) => seen.push(opcode));
-  scanner.scan(concat(ok, unmasked(OP_TEXT, 4), unmasked(OP_BINARY, 2)));
-  assert.deepEqual(seen, [OP_TEXT, OP_BINARY]);
-  assert.equal(scanner.dataBytes, 6);
-  const refused = new FrameScanner("response", (opcode) => seen.push(opcode));
-  refused.scan(new TextEncoder().encode("HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\n\x81\x00"));
-  assert.deepEqual(seen, [OP_TEXT, OP_BINARY], "the body of a refusal is not frames");
-});
-
-/** A server frame (unmasked). */
-function unmasked(opcode: number, length: number): Uint8Array {
-  const out = new Uint8Array(2 + length);
-  out[0] = 0x80 | opcode;
-  out[1] = length;
-  return out;
-}
-
-Deno.test("FrameScanner says where the last frame boundary in a chunk is, for a ping to go there", () => {
-  const scanner = new FrameScanner("request");
-  scanner.scan(HEAD);
+Deno.test("FrameScanner says where the first frame boundary in a chunk is, for the relay's frames to go there", () => {
+  const scanner = new FrameScanner();
+  assert.equal(scanner.inFrames, false);
+  scanner.scan(HEAD.subarray(0, 10));
+  assert.equal(scanner.firstBoundary, -1, "inside the head");
+  scanner.scan(HEAD.subarray(10));
+  assert.equal(scanner.firstBoundary, HEAD.length - 10, "the head's end");
   assert.equal(scanner.inFrames, true);
   const a = frame(OP_BINARY, 10); // 2 + 4 + 10 = 16 bytes
-  const b = frame(OP_BINARY, 200); // 2 + 2 + 4 + 200 = 208 bytes
-  const stream = concat(a, b);
+  const b = frame(OP_TEXT, 200); // 2 + 2 + 4 + 200 = 208 bytes
+  const stream = concat(a, b, a);
+  scanner.scan(stream.subarray(1, 1)); // nothing, at a boundary
+  assert.equal(scanner.firstBoundary, 0);
   scanner.scan(stream.subarray(0, 100)); // all of a, part of b
-  assert.equal(scanner.lastBoundary, a.length);
+  assert.equal(scanner.firstBoundary, 0, "began between two frames");
   scanner.scan(stream.subarray(100, 150)); // inside b
-  assert.equal(scanner.lastBoundary, -1);
-  scanner.scan(stream.subarray(150)); // the end of b
-  assert.equal(scanner.lastBoundary, stream.length - 150);
-  scanner.scan(frame(9, 0)); // began between two frames
-  assert.equal(scanner.lastBoundary, 6);
-  const head = new FrameScanner("response");
-  assert.equal(head.inFrames, false);
-  head.scan(new TextEncoder().encode("HTTP/1.1 101 Switching Protocols\r\n\r\n"));
-  assert.equal(head.inFrames, true);
+  assert.equal(scanner.firstBoundary, -1);
+  scanner.scan(stream.subarray(150)); // the end of b, then all of a
+  assert.equal(scanner.firstBoundary, a.length + b.length - 150, "the end of b, not of a");
+  assert.equal(scanner.atBoundary, true);
+  assert.equal(scanner.dataBytes, 10 + 200 + 10);
 });
