@@ -227,6 +227,11 @@ export class FromWsPublisher implements ReplyWatermark {
     this.#add({ body, contentType, onSettled });
   }
 
+  /** The broker's max_message_size, once it has refused a message for it (Infinity until then). */
+  get brokerMaxBytes(): number {
+    return this.#brokerMax;
+  }
+
   /** Resolves once every message accepted so far is settled. */
   drained(): Promise<void> {
     if (this.buffered === 0) return Promise.resolve();

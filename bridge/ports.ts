@@ -98,6 +98,11 @@ export interface WsConnection {
   readonly writtenBytes: number;
   /** Sends `payload` as a text frame (it must be valid UTF-8) or a binary one. */
   send(payload: Uint8Array, text: boolean): boolean;
+  /**
+   * The largest message this connection can carry, when it knows one beyond ws_max_message_bytes (the
+   * stub's loopback: the broker's max_message_size, once the broker has refused a message for it).
+   */
+  readonly maxMessageBytes?: number;
 }
 
 /** How a connection ended. */

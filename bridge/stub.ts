@@ -15,7 +15,7 @@ import { Queue } from "../lib/queue.ts";
 import { BINARY, TEXT } from "./frames.ts";
 
 /** The part of the publisher a forward goes through. */
-export type Forwarder = Pick<FromWsPublisher, "forward">;
+export type Forwarder = Pick<FromWsPublisher, "forward" | "brokerMaxBytes">;
 
 /** The stub's side: opens a loopback connection whenever the publishing connection is up. */
 export class StubSide implements WsSide {
@@ -97,6 +97,11 @@ class StubConnection implements WsConnection {
     this.id = id;
     this.#forwarder = forwarder;
     this.#events = events;
+  }
+
+  /** A message the broker has refused as too large is refused by to_ws from then on, not looped. */
+  get maxMessageBytes(): number {
+    return this.#forwarder.brokerMaxBytes;
   }
 
   send(payload: Uint8Array, text: boolean): boolean {

@@ -181,13 +181,22 @@ export class ToWsPump {
       this.#answer("requeue", delivery);
       return;
     }
-    if (delivery.body.length > this.#opts.maxMessageBytes) {
-      // Sending it would only make the API drop the connection, again after every redelivery.
+    const connLimit = conn.maxMessageBytes ?? Infinity;
+    if (delivery.body.length > Math.min(this.#opts.maxMessageBytes, connLimit)) {
+      // Sending it would only make the API drop the connection (or the broker refuse it, in stub
+      // mode), again after every redelivery.
       this.#answer("reject", delivery);
+      const what = connLimit < this.#opts.maxMessageBytes
+        ? "the broker's max_message_size"
+        : "ws_max_message_bytes";
       this.#log.error(
-        "Rejected a message larger than ws_max_message_bytes (dead-lettered if the queue has a " +
-          "dead-letter exchange, otherwise dropped)",
-        { queue: this.#opts.queue, bytes: delivery.body.length, limit: this.#opts.maxMessageBytes },
+        `Rejected a message larger than ${what} (dead-lettered if the queue has a dead-letter exchange, ` +
+          "otherwise dropped)",
+        {
+          queue: this.#opts.queue,
+          bytes: delivery.body.length,
+          limit: Math.min(this.#opts.maxMessageBytes, connLimit),
+        },
       );
       return;
     }

@@ -178,6 +178,8 @@ export class FakeConnection implements WsConnection {
   readonly frames = new Counter<string | Uint8Array>();
   /** While true, `send` refuses though the connection is open (a runtime that would not take the frame). */
   refusing = false;
+  /** The connection's own limit on a message, if any (the stub's: the broker's max_message_size). */
+  maxMessageBytes?: number;
 
   /** Records text frames as strings, binary ones as bytes. */
   send(payload: Uint8Array, text: boolean): boolean {

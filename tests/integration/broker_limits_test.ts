@@ -36,3 +36,32 @@ Deno.test("runBridge() drops a WebSocket message over the broker's max_message_s
   assert.deepEqual((await broker.collect(fromWs, 1, 30_000)).map((m) => m.text), ["last"]);
   assert.equal(bridge.metrics.counter(FROM_WS_DROPPED_TOTAL), 2);
 });
+
+Deno.test("runBridge() -X dead-letters a to_ws message over the broker's max_message_size instead of looping on it [integration]", async () => {
+  await using node = await PrivateBroker.start();
+  await using broker = await openBroker(node.url);
+  const dead = await broker.queue("dead");
+  const toWs = await broker.queue("to_ws", {
+    durable: true,
+    arguments: { "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dead },
+  });
+  const fromWs = await broker.queue("from_ws");
+  const big = new Uint8Array(2 * 1_048_576).fill(66); // under ws_max_message_bytes, over the broker's 1 MiB
+  await broker.publish(toWs, ["before", big, "after"]);
+  // The limit applies to channels opened from now on: the bridge's, not the test's, which published the big one.
+  await node.ctl(["eval", "application:set_env(rabbit, max_message_size, 1048576)."]);
+  await using bridge = await startBridge(bridgeValues({ toWs, fromWs, mqUrl: node.url }), { stub: true });
+  // The refusal hands what was not yet acknowledged back once; the big message is then rejected for good.
+  const [rejected] = await broker.collect(dead, 1, 30_000);
+  assert.equal(rejected!.body.length, big.length);
+  await bridge.sink.waitFor(/ERROR .*Rejected a message larger than the broker.s max_message_size/);
+  await broker.publish(toWs, ["last"]);
+  const texts = new Set<string>();
+  await broker.collect(fromWs, 3, 30_000, (all) => {
+    for (const m of all) texts.add(m.text);
+    return texts.has("before") && texts.has("after") && texts.has("last");
+  });
+  assert.deepEqual([...texts].sort(), ["after", "before", "last"], "nothing else reached from_ws");
+  assert.equal(await broker.ready(toWs), 0);
+  assert.equal(await broker.ready(dead), 0, "rejected once, not again");
+});

@@ -213,6 +213,19 @@ Deno.test("ToWsPump rejects a message larger than ws_max_message_bytes without r
   assert.deepEqual(source.acks.items[1], { kind: "ack", tag: 2, allUpTo: true, requeue: false });
 });
 
+Deno.test("ToWsPump rejects a message over the connection's own limit (stub mode: the broker's max_message_size)", () => {
+  const { source, conn, pump, metrics } = setup();
+  pump.attach(conn);
+  source.deliver("x".repeat(200));
+  assert.deepEqual(conn.frames.items, ["x".repeat(200)], "no limit known yet");
+  conn.maxMessageBytes = 100;
+  source.deliver("y".repeat(101));
+  source.deliver("y".repeat(100));
+  assert.deepEqual(source.acks.items, [{ kind: "nack", tag: 2, allUpTo: false, requeue: false }]);
+  assert.deepEqual(conn.frames.items, ["x".repeat(200), "y".repeat(100)]);
+  assert.equal(metrics.counter(TO_WS_REJECTED_TOTAL), 1);
+});
+
 Deno.test("ToWsPump keeps a delivery whose send was refused, and sends and acknowledges it in order later", () => {
   const { source, conn, pump, metrics, timers, written } = setup();
   pump.attach(conn);
