@@ -74,6 +74,14 @@ function mask(out: Uint8Array, key: number, from: number, length: number): void 
 const MIN_BUFFER = 64 * 1024;
 const MAX_SPARE = 2 * 1024 * 1024;
 
+/** Frames taken from a DataFrameWriter, to be written in one go. */
+export interface Batch {
+  bytes: Uint8Array;
+  payloadBytes: number;
+  frameEnds: number[];
+  payloadEnds: number[];
+}
+
 /** Client data frames, gathered and then written out together. */
 export class DataFrameWriter {
   readonly #keys = new MaskKeys();
@@ -100,9 +108,10 @@ export class DataFrameWriter {
 
   /**
    * The gathered messages as masked frames in one buffer, and their payload bytes; null when none.
-   * Hand the buffer to release() once it is written.
+   * `frameEnds[i]` is where frame i ends in `bytes`, `payloadEnds[i]` the payload bytes of frames 0..i,
+   * so that a partial write counts the frames it completed. Hand the buffer to release() once written.
    */
-  take(): { bytes: Uint8Array; payloadBytes: number } | null {
+  take(): Batch | null {
     if (this.#payloads.length === 0) return null;
     const need = this.#frameBytes;
     const spare = this.#spare;
@@ -114,6 +123,9 @@ export class DataFrameWriter {
       buffer = new ArrayBuffer(Math.max(need, MIN_BUFFER));
     }
     const out = new Uint8Array(buffer, 0, need);
+    const frameEnds: number[] = [];
+    const payloadEnds: number[] = [];
+    let payloadSoFar = 0;
     let at = 0;
     for (let m = 0; m < this.#payloads.length; m++) {
       const payload = this.#payloads[m]!;
@@ -139,8 +151,10 @@ export class DataFrameWriter {
       out.set(payload, at + 4);
       mask(out, at, at + 4, n);
       at += 4 + n;
+      frameEnds.push(at);
+      payloadEnds.push(payloadSoFar += n);
     }
-    const taken = { bytes: out, payloadBytes: this.#payloadBytes };
+    const taken = { bytes: out, payloadBytes: this.#payloadBytes, frameEnds, payloadEnds };
     this.#payloads = [];
     this.#texts = [];
     this.#frameBytes = 0;

@@ -66,6 +66,9 @@ export interface LinkEvents {
   onDead(why: string): void;
 }
 
+/** Told how many bytes of a buffer being written the socket has taken so far. */
+type Progress = (written: number) => void;
+
 const NAME_PREFIX = "mq2wsbridge-ws-";
 /** The file a running relay keeps locked in its directory (see RelayDir.open). */
 const LOCK_FILE = "owner.lock";
@@ -169,7 +172,7 @@ export class RelayLink {
   #onMessage: OnMessage | null = null;
   #early: [Uint8Array, boolean][] = [];
   /** Frames of the relay's own (messages, pings) waiting for the end of a frame of the client's. */
-  #held: { bytes: Uint8Array; done: PromiseWithResolvers<void> }[] = [];
+  #held: { bytes: Uint8Array; done: PromiseWithResolvers<void>; progress: Progress | undefined }[] = [];
   /** Payload bytes of the relay's own data frames written to the API's socket. */
   #directWritten = 0;
   /** Payload bytes of the client's own data frames written (none once open: it sends no messages itself). */
@@ -378,7 +381,7 @@ export class RelayLink {
         }
         if (data !== this.#written) {
           this.#written = data;
-          this.#events.onWritten(this.writtenBytes);
+          this.#reportWritten();
         }
         this.#upBusy = false;
         if (this.#held.length > 0 && this.#scanner.atBoundary) this.#writeHeld(remote);
@@ -387,6 +390,10 @@ export class RelayLink {
       why = (err as Error).message; // reset or closed: what was written stays written
     }
     this.#upBusy = false;
+    // Frames still waiting for a boundary will not be written: their senders hear it (nothing counts them).
+    for (const { done } of this.#held.splice(0)) {
+      done.reject(new Error("the connection to the API is closed"));
+    }
     // Writing failed (the API reset or closed the connection): say so now, so what was written
     // recently (still within ws_ack_delay_ms) is handed back, not acknowledged. Reading may be
     // paused, in which case the close or reset would otherwise stay unread.
@@ -398,37 +405,63 @@ export class RelayLink {
   }
 
   /** Writes frames of the relay's own: now if the client is between two frames, else at the next boundary. */
-  #inject(remote: Deno.Conn, bytes: Uint8Array): Promise<void> {
-    if (!this.#upBusy && this.#scanner.atBoundary) return this.#write(remote, bytes);
+  #inject(remote: Deno.Conn, bytes: Uint8Array, progress?: Progress): Promise<void> {
+    if (!this.#upBusy && this.#scanner.atBoundary) return this.#write(remote, bytes, progress);
     const done = Promise.withResolvers<void>();
-    this.#held.push({ bytes, done });
+    this.#held.push({ bytes, done, progress });
     return done.promise;
   }
 
   #writeHeld(remote: Deno.Conn): void {
     const held = this.#held;
     this.#held = [];
-    for (const { bytes, done } of held) this.#write(remote, bytes).then(done.resolve, done.reject);
+    for (const { bytes, done, progress } of held) {
+      this.#write(remote, bytes, progress).then(done.resolve, done.reject);
+    }
   }
 
-  /** Writes the messages sent since the last flush, and counts them written once they are. */
+  /**
+   * Writes the messages sent since the last flush, and counts each one written as soon as the
+   * socket has taken all of its frame (a batch may be written in several parts).
+   */
   #flush(): void {
     this.#flushScheduled = false;
     const taken = this.#writer.take();
+    if (!taken) return;
     const remote = this.#remote;
-    if (!taken || !remote) return;
-    this.#inject(remote, taken.bytes).then(() => {
-      this.#writer.release(taken.bytes);
-      this.#directWritten += taken.payloadBytes;
-      this.#events.onWritten(this.writtenBytes);
-    }, (err) => {
+    if (!remote) return this.#die("messages were sent before the connection to the API was made");
+    let frames = 0;
+    let counted = 0;
+    const progress = (written: number) => {
+      while (frames < taken.frameEnds.length && taken.frameEnds[frames]! <= written) frames++;
+      const payload = frames > 0 ? taken.payloadEnds[frames - 1]! : 0;
+      if (payload === counted) return;
+      this.#directWritten += payload - counted;
+      counted = payload;
+      this.#reportWritten();
+    };
+    this.#inject(remote, taken.bytes, progress).then(() => this.#writer.release(taken.bytes), (err) => {
       if (!this.#aborted) this.#die(`cannot write to the API: ${(err as Error).message}`);
     });
   }
 
+  /** Tells the client how much is written; a failure of its handler gives the connection up, said why. */
+  #reportWritten(): void {
+    try {
+      this.#events.onWritten(this.writtenBytes);
+    } catch (err) {
+      this.#die(`the bridge failed on a written notice: ${(err as Error).message}`);
+    }
+  }
+
   #deliver(data: Uint8Array, text: boolean): void {
-    if (this.#onMessage) this.#onMessage(data, text);
-    else this.#early.push([data, text]);
+    if (!this.#onMessage) return void this.#early.push([data, text]);
+    try {
+      this.#onMessage(data, text);
+    } catch (err) {
+      // A fault of the bridge's, not the API's: reading goes on, the connection is given up and replaced.
+      this.#die(`the bridge failed to take a message: ${(err as Error).message}`);
+    }
   }
 
   /** API to client, paused while the bridge cannot take more. */
@@ -457,13 +490,14 @@ export class RelayLink {
   }
 
   /** Writes to the API one buffer at a time (pings never land inside a frame). */
-  #write(remote: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  #write(remote: Deno.Conn, bytes: Uint8Array, progress?: Progress): Promise<void> {
     const write = this.#writes.then(async () => {
       this.#writing = true;
       try {
         for (let off = 0; off < bytes.length;) {
           const started = performance.now();
           off += await remote.write(bytes.subarray(off));
+          progress?.(off);
           this.#lastWriteAt = performance.now();
           // A write that had to wait completed: the API's side took bytes, so it reads.
           if (this.#lastWriteAt - started > WAITED_MS) this.#lastDrainAt = this.#lastWriteAt;

@@ -299,6 +299,37 @@ Deno.test("A connection given up as dead keeps what it wrote: an API that reads 
   );
 });
 
+Deno.test("A batch written in parts counts each message written as soon as its whole frame is, never before [integration]", async () => {
+  await using server = startWsServer({ echo: false });
+  await using proxy = startProxy(Number(new URL(server.url).port));
+  const opened = Promise.withResolvers<WsConnection>();
+  const firstNotice = Promise.withResolvers<number>();
+  const handlers: WsHandlers = {
+    onOpen: (conn) => opened.resolve(conn),
+    onMessage: () => {},
+    onWritten: (conn) => firstNotice.resolve(conn.writtenBytes),
+    onClose: () => {},
+  };
+  const log = createLogger({ sink: new WatchedSink(), info: true, debug: false });
+  await using ws = new WsClient(settings(`ws://127.0.0.1:${proxy.port}`), handlers, {
+    log,
+    metrics: new MetricsRegistry(),
+  });
+  ws.start().catch(() => {});
+  const conn = await withDeadline(opened.promise, 5_000, "the connection");
+  proxy.pause(); // the API's side stops reading: the batch cannot be written in one go
+  const size = 16_384;
+  const count = 400; // 6.4 MiB in one turn: one batch, more than the socket buffers take
+  for (let i = 0; i < count; i++) conn.send(new TextEncoder().encode(`${i} `.padEnd(size, ".")), true);
+  const first = await withDeadline(firstNotice.promise, 5_000, "a written notice while the batch is blocked");
+  assert.ok(first > 0 && first < count * size, `${first} bytes counted of ${count * size}`);
+  assert.equal(first % size, 0, "whole messages only");
+  proxy.resume();
+  await server.receivedCount(count, 10_000);
+  assert.deepEqual(server.received.map((r) => String(r).split(" ")[0]), [...Array(count).keys()].map(String));
+  assert.equal(conn.writtenBytes, count * size);
+});
+
 Deno.test("WsClient goes through an HTTP proxy with CONNECT (a real tinyproxy), TLS inside the tunnel [integration]", async () => {
   await using tiny = await startTinyproxy();
   await using pki = await makeTestPki();

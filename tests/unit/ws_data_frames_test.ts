@@ -45,8 +45,16 @@ Deno.test("DataFrameWriter frames each message as one masked frame, every length
   payloads.forEach((p, i) => writer.add(p, i % 2 === 0));
   assert.equal(writer.pendingBytes, sizes.reduce((a, b) => a + b, 0));
   const taken = writer.take()!;
-  assert.equal(taken.payloadBytes, writer.pendingBytes + taken.payloadBytes, "take() empties the writer");
-  assert.equal(writer.pendingBytes, 0);
+  assert.equal(taken.payloadBytes, sizes.reduce((a, b) => a + b, 0));
+  assert.equal(writer.pendingBytes, 0, "take() empties the writer");
+  // Where each frame ends, and the payload bytes up to it: what a partial write counts by.
+  const frameLengths = sizes.map((n) => n + (n < 126 ? 6 : n < 65_536 ? 8 : 14));
+  assert.deepEqual(
+    taken.frameEnds,
+    frameLengths.map((_, i) => frameLengths.slice(0, i + 1).reduce((a, b) => a + b)),
+  );
+  assert.deepEqual(taken.payloadEnds, sizes.map((_, i) => sizes.slice(0, i + 1).reduce((a, b) => a + b)));
+  assert.equal(taken.frameEnds.at(-1), taken.bytes.length);
   const frames = parseClientFrames(taken.bytes);
   assert.equal(frames.length, sizes.length);
   frames.forEach((f, i) => {
