@@ -21,6 +21,8 @@
  * always did ("Frame too large", a protocol error), and nothing is guessed.
  */
 
+import { FrameHeader, HttpHead } from "./frames.ts";
+
 const OP_CONTINUATION = 0x0;
 const OP_TEXT = 0x1;
 const OP_BINARY = 0x2;
@@ -182,15 +184,10 @@ export type OnMessage = (data: Uint8Array, text: boolean) => void;
 export class ServerStreamReader {
   readonly #onMessage: OnMessage;
   readonly #maxMessage: number;
-  #inHead = true;
-  #crlf = 0;
-  #statusLine = "";
-  #firstLine = true;
+  readonly #head = new HttpHead();
   /** Everything from here on goes to Deno's client as it is. */
   #passThrough = false;
-  readonly #header = new Uint8Array(14);
-  #headerHave = 0;
-  #headerNeed = 2;
+  readonly #header = new FrameHeader();
   /** The frame being read: its payload bytes left, and whether it goes to the client or is carried. */
   #payloadLeft = 0;
   #forwarding = false;
@@ -229,10 +226,14 @@ export class ServerStreamReader {
         forward.push(chunk.subarray(i));
         break;
       }
-      if (this.#inHead) {
-        const end = this.#skipHead(chunk, i);
+      if (!this.#head.done) {
+        const end = this.#head.skip(chunk, i);
         forward.push(chunk.subarray(i, end));
         i = end;
+        if (this.#head.done) {
+          if (/^HTTP\/1\.1 101( |$)/.test(this.#head.statusLine)) this.#frames = true;
+          else this.#passThrough = true; // not a WebSocket stream: the client reads the refusal itself
+        }
       } else if (this.#payloadLeft > 0) {
         const take = Math.min(this.#payloadLeft, n - i);
         if (this.#forwarding) forward.push(chunk.subarray(i, i + take));
@@ -247,51 +248,15 @@ export class ServerStreamReader {
     return forward;
   }
 
-  #skipHead(chunk: Uint8Array, from: number): number {
-    for (let i = from; i < chunk.length; i++) {
-      const byte = chunk[i]!;
-      if (this.#firstLine) {
-        if (byte === 13) this.#firstLine = false;
-        else if (this.#statusLine.length < 64) this.#statusLine += String.fromCharCode(byte);
-      }
-      const want = this.#crlf % 2 === 0 ? 13 : 10; // \r \n \r \n
-      if (byte === want) {
-        if (++this.#crlf === 4) {
-          this.#inHead = false;
-          if (/^HTTP\/1\.1 101( |$)/.test(this.#statusLine)) this.#frames = true;
-          else this.#passThrough = true; // not a WebSocket stream: the client reads the refusal itself
-          return i + 1;
-        }
-      } else {
-        this.#crlf = byte === 13 ? 1 : 0;
-      }
-    }
-    return chunk.length;
-  }
-
   #readHeader(chunk: Uint8Array, from: number, forward: Uint8Array[]): number {
-    let i = from;
-    while (i < chunk.length && this.#headerHave < this.#headerNeed) {
-      this.#header[this.#headerHave++] = chunk[i++]!;
-      if (this.#headerHave === 2) this.#headerNeed = headerLength(this.#header[1]!);
-    }
-    if (this.#headerHave < this.#headerNeed) return i;
     const h = this.#header;
-    const headerBytes = this.#headerHave;
-    this.#headerHave = 0;
-    this.#headerNeed = 2;
-    const len7 = h[1]! & 0x7f;
-    let length = len7;
-    if (len7 === 126) length = (h[2]! << 8) | h[3]!;
-    else if (len7 === 127) {
-      length = 0;
-      for (let b = 2; b < 10; b++) length = length * 256 + h[b]!;
-    }
-    const fin = (h[0]! & 0x80) !== 0;
-    const opcode = h[0]! & 0x0f;
-    const plain = (h[0]! & 0x70) === 0 && (h[1]! & 0x80) === 0; // no reserved bits, not masked
+    const i = h.take(chunk, from);
+    if (!h.done) return i;
+    const { fin, opcode, plain, length, size } = h;
+    // The header's bytes for the client: a view when all of them are in this chunk, else a copy.
+    const header = () => (i - from === size ? chunk.subarray(from, i) : h.bytes.slice(0, size));
+    h.reset();
     const control = opcode === OP_CLOSE || opcode === OP_PING || opcode === OP_PONG;
-    const header = () => (i - from === headerBytes ? chunk.subarray(from, i) : h.slice(0, headerBytes));
     if (control && plain && fin && length <= 125) {
       forward.push(header());
       this.#forwarding = true;
@@ -362,11 +327,4 @@ export class ServerStreamReader {
     this.#messageBytes = 0;
     this.#onMessage(data, text);
   }
-}
-
-/** Length of a frame header (with mask key when the mask bit is set), from its second byte. */
-function headerLength(second: number): number {
-  const len7 = second & 0x7f;
-  const extended = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
-  return 2 + extended + (second & 0x80 ? 4 : 0);
 }

@@ -19,13 +19,110 @@ const OP_TEXT = 0x1;
 const OP_BINARY = 0x2;
 const OP_PING = 0x9;
 
+/** The HTTP head at the start of a stream, skipped up to its blank line; a response's status line kept. */
+export class HttpHead {
+  #crlf = 0; // bytes of the head's closing "\r\n\r\n" matched so far
+  #firstLine = true;
+  /** The head's first line (its first 64 characters). */
+  statusLine = "";
+  /** True once the blank line has gone by. */
+  done = false;
+
+  /** Takes head bytes from `chunk` at `from`; returns where the frames start, or the chunk's length. */
+  skip(chunk: Uint8Array, from: number): number {
+    for (let i = from; i < chunk.length; i++) {
+      const byte = chunk[i]!;
+      if (this.#firstLine) {
+        if (byte === 13) this.#firstLine = false;
+        else if (this.statusLine.length < 64) this.statusLine += String.fromCharCode(byte);
+      }
+      const want = this.#crlf % 2 === 0 ? 13 : 10; // \r \n \r \n
+      if (byte === want) {
+        if (++this.#crlf === 4) {
+          this.done = true;
+          return i + 1;
+        }
+      } else {
+        this.#crlf = byte === 13 ? 1 : 0;
+      }
+    }
+    return chunk.length;
+  }
+}
+
+/** One frame header (RFC 6455 5.2), which may come split across chunks. */
+export class FrameHeader {
+  /** Its bytes, `size` of them once `done`. */
+  readonly bytes = new Uint8Array(14);
+  #have = 0;
+  #need = 2;
+
+  /** Takes header bytes from `chunk` at `from`; returns where it stopped. */
+  take(chunk: Uint8Array, from: number): number {
+    let i = from;
+    while (i < chunk.length && this.#have < this.#need) {
+      this.bytes[this.#have++] = chunk[i++]!;
+      if (this.#have === 2) this.#need = headerLength(this.bytes[1]!);
+    }
+    return i;
+  }
+
+  /** True once all of the header is in. */
+  get done(): boolean {
+    return this.#have === this.#need;
+  }
+
+  /** True while part of a header is in (so the stream is not between two frames). */
+  get started(): boolean {
+    return this.#have > 0;
+  }
+
+  /** Header bytes, with the extended length and the mask key. */
+  get size(): number {
+    return this.#have;
+  }
+
+  get fin(): boolean {
+    return (this.bytes[0]! & 0x80) !== 0;
+  }
+
+  get opcode(): number {
+    return this.bytes[0]! & 0x0f;
+  }
+
+  /** Neither a reserved bit nor the mask bit set (what a server must send). */
+  get plain(): boolean {
+    return (this.bytes[0]! & 0x70) === 0 && (this.bytes[1]! & 0x80) === 0;
+  }
+
+  /** The payload's length. */
+  get length(): number {
+    const h = this.bytes;
+    const len7 = h[1]! & 0x7f;
+    if (len7 === 126) return (h[2]! << 8) | h[3]!;
+    if (len7 < 126) return len7;
+    // Payloads past 2^53 cannot exist here (the runtime caps messages far lower).
+    let length = 0;
+    for (let b = 2; b < 10; b++) length = length * 256 + h[b]!;
+    return length;
+  }
+
+  /** Ready for the next header. */
+  reset(): void {
+    this.#have = 0;
+    this.#need = 2;
+  }
+}
+
+/** Whether `opcode` is a data frame's (continuation, text, binary). */
+export function isDataOpcode(opcode: number): boolean {
+  return opcode === OP_CONTINUATION || opcode === OP_TEXT || opcode === OP_BINARY;
+}
+
 /** Scans what the client writes, chunk by chunk; keeps no bytes of its own. */
 export class FrameScanner {
-  #inHead = true; // still in the HTTP head
-  #crlf = 0; // bytes of the head's closing "\r\n\r\n" matched so far
-  #header = new Uint8Array(14);
-  #headerHave = 0;
-  #headerNeed = 2;
+  readonly #head = new HttpHead();
+  readonly #header = new FrameHeader();
   #payloadLeft = 0;
   #currentIsData = false;
   #currentLength = 0;
@@ -40,7 +137,7 @@ export class FrameScanner {
 
   /** True once past the HTTP head, in a stream of frames. */
   get inFrames(): boolean {
-    return !this.#inHead;
+    return this.#head.done;
   }
 
   /**
@@ -53,7 +150,7 @@ export class FrameScanner {
 
   /** True when the bytes scanned so far end exactly between two frames (after the HTTP head). */
   get atBoundary(): boolean {
-    return !this.#inHead && this.#headerHave === 0 && this.#payloadLeft === 0;
+    return this.#head.done && !this.#header.started && this.#payloadLeft === 0;
   }
 
   /** Scans `chunk`, the next bytes of the stream. */
@@ -65,9 +162,9 @@ export class FrameScanner {
       if (this.#firstBoundary < 0) this.#firstBoundary = at;
     };
     while (i < n) {
-      if (this.#inHead) {
-        i = this.#skipHead(chunk, i);
-        if (!this.#inHead) boundary(i);
+      if (!this.#head.done) {
+        i = this.#head.skip(chunk, i);
+        if (this.#head.done) boundary(i);
       } else if (this.#payloadLeft > 0) {
         const take = Math.min(this.#payloadLeft, n - i);
         this.#payloadLeft -= take;
@@ -83,43 +180,14 @@ export class FrameScanner {
     }
   }
 
-  #skipHead(chunk: Uint8Array, from: number): number {
-    for (let i = from; i < chunk.length; i++) {
-      const byte = chunk[i]!;
-      const want = this.#crlf % 2 === 0 ? 13 : 10; // \r \n \r \n
-      if (byte === want) {
-        if (++this.#crlf === 4) {
-          this.#inHead = false;
-          return i + 1;
-        }
-      } else {
-        this.#crlf = byte === 13 ? 1 : 0;
-      }
-    }
-    return chunk.length;
-  }
-
   #readHeader(chunk: Uint8Array, from: number): number {
-    let i = from;
-    while (i < chunk.length && this.#headerHave < this.#headerNeed) {
-      this.#header[this.#headerHave++] = chunk[i++]!;
-      if (this.#headerHave === 2) this.#headerNeed = headerLength(this.#header[1]!);
-    }
-    if (this.#headerHave < this.#headerNeed) return i;
-    const h = this.#header;
-    const len7 = h[1]! & 0x7f;
-    let length = len7;
-    if (len7 === 126) length = (h[2]! << 8) | h[3]!;
-    else if (len7 === 127) {
-      // Payloads past 2^53 cannot exist here (the runtime caps messages far lower).
-      length = 0;
-      for (let b = 2; b < 10; b++) length = length * 256 + h[b]!;
-    }
-    const opcode = h[0]! & 0x0f;
-    this.#currentIsData = opcode === OP_CONTINUATION || opcode === OP_TEXT || opcode === OP_BINARY;
+    const header = this.#header;
+    const i = header.take(chunk, from);
+    if (!header.done) return i;
+    const length = header.length;
+    this.#currentIsData = isDataOpcode(header.opcode);
     this.#currentLength = length;
-    this.#headerHave = 0;
-    this.#headerNeed = 2;
+    header.reset();
     this.#payloadLeft = length;
     if (length === 0) this.#frameEnded();
     return i;
@@ -128,13 +196,6 @@ export class FrameScanner {
   #frameEnded(): void {
     if (this.#currentIsData) this.#dataBytes += this.#currentLength;
   }
-}
-
-/** Length of a frame header (with mask key when the mask bit is set), from its second byte. */
-function headerLength(second: number): number {
-  const len7 = second & 0x7f;
-  const extended = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
-  return 2 + extended + (second & 0x80 ? 4 : 0);
 }
 
 /** A masked ping frame, as a client must send it, carrying `payload` (at most 125 bytes). */
@@ -147,4 +208,11 @@ export function clientPingFrame(payload: Uint8Array): Uint8Array {
   frame.set(key, 2);
   for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i]! ^ key[i % 4]!;
   return frame;
+}
+
+/** Length of a frame header (with mask key when the mask bit is set), from its second byte. */
+function headerLength(second: number): number {
+  const len7 = second & 0x7f;
+  const extended = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
+  return 2 + extended + (second & 0x80 ? 4 : 0);
 }
