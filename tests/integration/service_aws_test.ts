@@ -16,7 +16,7 @@ import {
 import { CloudWatchClient, ListMetricsCommand } from "@aws-sdk/client-cloudwatch";
 import { bridgeValues, spawnBridge, TEST_CLIENT_SECRET, TEST_PASSWORD, writeIni } from "../_bridge.ts";
 import { openBroker } from "../_broker.ts";
-import { ORIGINAL_METRICS, startAwsProxy, startMoto, unique, waitFor } from "../_aws.ts";
+import { childAwsEnv, ORIGINAL_METRICS, startAwsProxy, startMoto, unique, waitFor } from "../_aws.ts";
 import { startWsServer } from "../_ws_server.ts";
 
 Deno.test("mq2wsbridge -s -l -m runs from Parameter Store filled by -M, logging and measuring to CloudWatch [integration]", async () => {
@@ -175,13 +175,7 @@ Deno.test("mq2wsbridge -l with service.log_format = json sends CloudWatch Logs J
     "aws_cloudwatch.cw_log_stream": "app",
     "service.log_format": "json",
   }, 0o644);
-  const env = {
-    AWS_ENDPOINT_URL: moto.endpoint,
-    AWS_ACCESS_KEY_ID: "test",
-    AWS_SECRET_ACCESS_KEY: "test",
-    AWS_REGION: "us-east-1",
-    AWS_EC2_METADATA_DISABLED: "true",
-  };
+  const env = childAwsEnv(moto.endpoint, { AWS_REGION: "us-east-1" });
   await using bridge = spawnBridge(["-c", ini.path, "-X", "-l", "-v"], env);
   await broker.publish(toWs, ["one"]);
   await broker.collect(fromWs, 1);
