@@ -25,6 +25,7 @@ import type { Secret } from "../../lib/secret.ts";
 import { type Metrics, MQ_CONNECTION_ATTEMPTS_TOTAL, MQ_CONNECTIONS_LOST_TOTAL } from "../../lib/metrics.ts";
 import { errorText, type Logger } from "../../lib/log.ts";
 import {
+  coalesceWrites,
   declareQueues,
   destroySocket,
   explain,
@@ -445,6 +446,9 @@ export class MqSession {
       ...(credentials ? { credentials } : {}),
       ...(opts.caPem ? { ca: [opts.caPem] } : {}),
     });
+    if (!coalesceWrites(conn)) {
+      this.#log.debug("amqplib's internals have changed: one socket write per frame");
+    }
     conn.on("error", (err: Error) => this.#log.warn("Broker connection error", { error: explain(err) }));
     conn.on("close", (err?: Error) => this.#lost(conn, err));
     conn.on("blocked", (reason: string) => {
