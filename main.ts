@@ -11,10 +11,14 @@ import { readApiCa, readBrokerCa, registerConfigSecrets, resolveConfig } from ".
 import { longTimeout } from "./lib/long_timer.ts";
 import { runBridge } from "./bridge/bridge.ts";
 import {
+  FROM_WS_RECEIVED_TOTAL,
   MetricsRegistry,
   MQ_CONNECTION_ATTEMPTS_TOTAL,
+  TO_WS_TOTAL,
   WS_CONNECTION_ATTEMPTS_TOTAL,
 } from "./lib/metrics.ts";
+import { startHeapTrimmer } from "./lib/heap_trim.ts";
+import { systemTimers } from "./lib/clock.ts";
 import { BridgeHealth } from "./bridge/health.ts";
 import { type HttpEndpoint, HttpListenError, openHttpEndpoint } from "./handlers/http/server.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./handlers/http/prometheus.ts";
@@ -149,6 +153,8 @@ async function serve(
   let publisher: MetricsPublisher | null = null;
   let endpoint: HttpEndpoint | null = null;
   log.info(`mq2wsbridge ${VERSION} starting`, { config: config.source, stub: cli.websocketStub });
+  const carried = () => metrics.counter(TO_WS_TOTAL) + metrics.counter(FROM_WS_RECEIVED_TOTAL);
+  const trimmer = startHeapTrimmer(carried, { log: log.child("memory"), timers: systemTimers });
   try {
     endpoint = openEndpoint(cli, config, health, metrics, log); // before anything is consumed
     if (cli.cloudwatchMetrics) publisher = await openMetrics(config, metrics, log);
@@ -182,6 +188,7 @@ async function serve(
   } finally {
     stopped.at = Date.now();
     timer?.[Symbol.dispose]();
+    trimmer?.stop();
     for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
     try {
       await publisher?.close(METRICS_CLOSE_MS); // the last values

@@ -4,6 +4,7 @@
  * compile` and the compile check in `tests/unit/compile_test.ts` all read this one
  * list, so they cannot drift apart.
  */
+import { LIBC_PATHS } from "../lib/heap_trim.ts";
 
 /** A program shipped as a standalone binary. */
 export interface Program {
@@ -21,7 +22,10 @@ export interface Program {
  * release), and write in /tmp and /run/mq2wsbridge (systemd's
  * RuntimeDirectory=) only, for the private Unix socket of the WebSocket
  * relay (handlers/ws/relay.ts). bridgetester also writes its report and JSON
- * summary. Neither may run subprocesses or load native code.
+ * summary. Neither may run subprocesses or bring in native code: mq2wsbridge
+ * may open one library with ffi, the system's C library, which every process has
+ * already loaded, at the paths of lib/heap_trim.ts only, to call glibc's
+ * `malloc_trim` when it goes quiet (lib/heap_trim.ts says why).
  */
 export const PROGRAMS: readonly Program[] = [
   {
@@ -33,6 +37,7 @@ export const PROGRAMS: readonly Program[] = [
       "--allow-write=/tmp,/run/mq2wsbridge",
       "--allow-env",
       "--allow-sys",
+      `--allow-ffi=${LIBC_PATHS.join(",")}`,
     ],
   },
   {

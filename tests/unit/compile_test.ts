@@ -14,6 +14,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ALL_TARGETS, PROGRAMS, type Target } from "../../scripts/programs.ts";
+import { LIBC_PATHS } from "../../lib/heap_trim.ts";
 import { compileChecked, compileProgram, REPO_ROOT } from "../../scripts/compile.ts";
 import { embeddedNpmPackages, graphNpmPackages } from "../../scripts/embedded.ts";
 import { BUILD_INFO, stampBuild } from "../../scripts/build_stamp.ts";
@@ -64,11 +65,21 @@ Deno.test("compileProgram() fails on a type error instead of compiling without c
   );
 });
 
-Deno.test("PROGRAMS grants neither program run, ffi or all permissions, and only bridgetester writes", () => {
+Deno.test("PROGRAMS grants neither program run or all permissions, ffi only to libc for mq2wsbridge, and only bridgetester writes", () => {
   for (const { name, permissions } of PROGRAMS) {
-    for (const flag of permissions) assert.doesNotMatch(flag, /^--allow-(run|ffi|all)|^-A$/, name);
+    for (const flag of permissions) assert.doesNotMatch(flag, /^--allow-(run|all)|^-A$/, name);
+    const ffi = permissions.filter((flag) => flag.startsWith("--allow-ffi"));
+    // Only the C library, by full path (lib/heap_trim.ts): never --allow-ffi alone, which opens any library.
+    assert.deepEqual(ffi, name === "mq2wsbridge" ? [`--allow-ffi=${LIBC_PATHS.join(",")}`] : [], name);
+    for (const path of LIBC_PATHS) assert.match(path, /^\/[\w/-]+\/libc\.so\.6$/);
     assert.equal(permissions.includes("--allow-write"), name === "bridgetester", name);
   }
+});
+
+Deno.test("deno task start runs mq2wsbridge with the permissions it is compiled with", async () => {
+  const tasks = JSON.parse(await Deno.readTextFile(join(REPO_ROOT, "deno.json"))).tasks;
+  const mq2wsbridge = PROGRAMS.find((p) => p.name === "mq2wsbridge")!;
+  assert.equal(tasks.start, `deno run ${mq2wsbridge.permissions.join(" ")} ${mq2wsbridge.entry}`);
 });
 
 Deno.test("embeddedNpmPackages() reads scoped and unscoped packages from a deno compile listing", () => {
