@@ -100,10 +100,19 @@ export function markdownTable(
       `the processes live through the whole bench, so the last size's is the RSS after the bench. ` +
       `RSS at start: ${rssList(context.memory.start)}; ` +
       `after ${context.memory.settleSecs} s idle at the end (by then V8's memory reducer has usually ` +
-      `collected the runs' garbage; what is left is live memory plus freed memory the C allocator keeps): ` +
-      `${rssList(context.memory.settled)}.`,
+      `collected the runs' garbage; the bridges have also given the C heap's freed memory back, ` +
+      `lib/heap_trim.ts, which the baseline does not): ` +
+      `${rssList(context.memory.settled)}. ` +
+      `p99 of each latency run, in the order run (ms): ${p99List(rows)}.`,
   );
   return lines.join("\n");
+}
+
+/** Every paced run's p99, path by path and size by size: how far one run's tail moves from the next's. */
+function p99List(rows: BenchRow[]): string {
+  return rows.map((row) =>
+    `${row.path} ${sizeText(row.size)} ${row.paced.map((run) => ms(run.latencyMs.p99)).join(" / ")}`
+  ).join("; ");
 }
 
 function sizeText(bytes: number): string {
