@@ -2,7 +2,7 @@
  * AMQP details behind handlers/mq/session.ts: the errors the session reports, queue
  * declaration and what the broker's refusals mean, the heartbeat in the URL,
  * the login credentials, and a few amqplib specifics (acks by tag, dropping a
- * stuck socket, one socket write for the frames of a turn).
+ * stuck socket, one socket write for the frames of a multiplexer pass).
  */
 import amqp from "amqplib";
 import type { ChannelModel, Message } from "amqplib";
@@ -167,17 +167,6 @@ export function destroySocket(conn: ChannelModel): void {
   socket?.destroy(new Error("no answer to connection.close"));
 }
 
-/** The part of amqplib's frame multiplexer (lib/mux.js) that `coalesceWrites` wraps. */
-interface Muxer {
-  _readIncoming(this: Muxer): void;
-}
-
-/** The part of the connection's socket (a node:net Socket) that `coalesceWrites` uses. */
-interface Corkable {
-  cork(): void;
-  uncork(): void;
-}
-
 /**
  * Makes amqplib hand the socket the frames of one pass in one write.
  *
@@ -196,23 +185,21 @@ interface Corkable {
  * stops finding them.
  */
 export function coalesceWrites(conn: ChannelModel): boolean {
-  const inner = conn.connection as unknown as { muxer?: Partial<Muxer>; stream?: Partial<Corkable> };
-  const muxer = inner.muxer;
-  const socket = inner.stream;
-  const readIncoming = muxer?._readIncoming;
-  if (
-    typeof readIncoming !== "function" || typeof socket?.cork !== "function" ||
-    typeof socket.uncork !== "function"
-  ) {
+  // Not in amqplib's types: its Connection's multiplexer (lib/mux.js) and socket (a node:net Socket).
+  const { muxer, stream } = conn.connection as unknown as {
+    muxer?: { _readIncoming?: () => void };
+    stream?: { cork?: () => void; uncork?: () => void };
+  };
+  const pass = muxer?._readIncoming;
+  if (!muxer || typeof pass !== "function" || typeof stream?.cork !== "function" || !stream.uncork) {
     return false;
   }
-  const { cork, uncork } = { cork: socket.cork.bind(socket), uncork: socket.uncork.bind(socket) };
-  muxer!._readIncoming = function (this: Muxer) {
-    cork();
+  muxer._readIncoming = function () {
+    stream.cork!();
     try {
-      readIncoming.call(this);
+      pass.call(this);
     } finally {
-      uncork();
+      stream.uncork!();
     }
   };
   return true;
