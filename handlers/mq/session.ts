@@ -22,6 +22,7 @@ import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } f
 import { Buffer } from "node:buffer";
 import { delay, within } from "../../lib/async.ts";
 import type { Secret } from "../../lib/secret.ts";
+import { fastPublishFrames } from "./publish_frames.ts";
 import { type Metrics, MQ_CONNECTION_ATTEMPTS_TOTAL, MQ_CONNECTIONS_LOST_TOTAL } from "../../lib/metrics.ts";
 import { errorText, type Logger } from "../../lib/log.ts";
 import {
@@ -448,6 +449,9 @@ export class MqSession {
     });
     if (!coalesceWrites(conn)) {
       this.#log.debug("amqplib's internals have changed: one socket write per frame");
+    }
+    if (!fastPublishFrames(conn)) {
+      this.#log.debug("amqplib's internals have changed: publishes are encoded by amqplib");
     }
     conn.on("error", (err: Error) => this.#log.warn("Broker connection error", { error: explain(err) }));
     conn.on("close", (err?: Error) => this.#lost(conn, err));
