@@ -1,19 +1,24 @@
 /**
- * amqplib's basic.publish, encoded in one pass into one buffer.
+ * amqplib's basic.publish, encoded in one pass.
  *
- * For each publish amqplib builds a method frame, a header frame, a body
- * frame and then a fourth buffer that holds the three, each a Node Buffer
- * (an object of its own, zero-filled for the first three), and writes its
- * strings through the runtime's UTF-8 encoder; on Deno that encoding was the
- * largest single cost of a bridged message (docs/performance.md). Here the
- * same bytes are written straight into one buffer: the frames of AMQP 0-9-1
- * (section 4.2.3 and the basic class's properties in the order of their flag
- * bits), nothing else changed. amqplib still owns the channel, its flow
- * control and its confirms: only the encoding of the frames is replaced.
+ * For each publish amqplib builds a method frame, a header frame and a body
+ * frame, each a Node Buffer (an object of its own, zero-filled), copies them
+ * into a fourth one, and writes its strings through the runtime's UTF-8
+ * encoder; on Deno that encoding was the largest single cost of a bridged
+ * message (docs/performance.md). Here the same bytes are written straight
+ * into one buffer (AMQP 0-9-1 section 4.2.3, and the basic class's
+ * properties in the order of their flag bits), in the same chunks amqplib
+ * queues: one for a message whose frames come to less than 2 KiB, else one
+ * for the method and header frames and one per body frame. So amqplib's
+ * flow control, which counts chunks, and its multiplexer, which takes a
+ * chunk at a time from each channel, see what they always saw; amqplib
+ * still owns the channel and its confirms.
  *
- * What the fast path does not know it leaves to amqplib: any other method,
- * a property the bridge never sets (priority, reply-to, timestamp...), a
- * non-empty headers table, or a string that is not ASCII.
+ * What the fast path does not know it leaves to amqplib, which writes it or
+ * throws as it always did: any other method, content that is not a Buffer, a
+ * property the bridge never sets (priority, reply-to, timestamp...), a
+ * non-empty headers table, a ticket, a `null` where amqplib wants a string,
+ * and a string that is not ASCII or is longer than 255 bytes.
  */
 import { Buffer } from "node:buffer";
 import type { ChannelModel } from "amqplib";
@@ -28,14 +33,20 @@ const FRAME_BODY = 3;
 const FRAME_END = 0xce;
 /** Frame header (type, channel, size) plus the frame-end octet. */
 const FRAME_OVERHEAD = 8;
+/** amqplib's SINGLE_CHUNK_THRESHOLD: a message whose frames come to less is queued as one chunk. */
+const SINGLE_CHUNK = 2048;
+/** amqplib writes a body frame's size as a signed 32-bit number. */
+const MAX_BODY_FRAME = 0x7fff_ffff;
+/** Different strings kept encoded; past that the cache starts again (a caller with many is not the bridge). */
+const MAX_CACHED = 64;
 
 /** basic.publish's fields as amqplib passes them (api_args.js publish). */
 export interface PublishFields {
-  exchange?: string;
-  routingKey?: string;
+  exchange?: string | null;
+  routingKey?: string | null;
   mandatory?: boolean;
   immediate?: boolean;
-  ticket?: number;
+  ticket?: number | null;
 }
 
 /** The basic properties as amqplib passes them; the ones the fast path writes come first. */
@@ -56,98 +67,124 @@ export interface PublishProperties {
   clusterId?: unknown;
 }
 
-/**
- * The method, header and body frames of one publish on `channel`, in one
- * buffer, byte for byte what amqplib would write (bodies split at
- * `frameMax`); null when the publish is one the fast path leaves to amqplib.
- */
-export function encodePublish(
-  channel: number,
-  fields: PublishFields,
-  props: PublishProperties,
-  content: Uint8Array,
-  frameMax: number,
-): Buffer | null {
-  if (!plainProperties(props)) return null;
-  const exchange = fields.exchange ?? "";
-  const routingKey = fields.routingKey ?? "";
-  const { contentType, deliveryMode, expiration, messageId } = props;
-  // The queue, the content type and the expiration repeat from one publish to the next: encoded once.
-  const exchangeBytes = repeated(exchange);
-  const keyBytes = repeated(routingKey);
-  const typeBytes = contentType == null ? null : repeated(contentType);
-  const expirationBytes = expiration == null ? null : repeated(expiration);
-  if (
-    !exchangeBytes || !keyBytes || (fields.ticket ?? 0) !== 0 || typeBytes === undefined ||
-    expirationBytes === undefined || (messageId != null && !shortAscii(messageId)) ||
-    (deliveryMode != null && !(Number.isInteger(deliveryMode) && deliveryMode >= 0 && deliveryMode < 256))
-  ) return null;
-  const maxBody = frameMax - FRAME_OVERHEAD;
-  if (!(maxBody > 0)) return null; // amqplib says why it cannot send
+/** Encodes publishes; keeps the strings that repeat (queues, content types, the TTL) encoded. */
+export class PublishEncoder {
+  readonly #cached = new Map<string, Uint8Array>();
 
-  const methodSize = 9 + exchange.length + routingKey.length;
-  const headers = props.headers != null;
-  const propsSize = (contentType != null ? 1 + contentType.length : 0) + (headers ? 4 : 0) +
-    (deliveryMode != null ? 1 : 0) + (expiration != null ? 1 + expiration.length : 0) +
-    (messageId != null ? 1 + messageId.length : 0);
-  const headerSize = 14 + propsSize;
-  const bodyFrames = Math.ceil(content.length / maxBody);
-  const total = methodSize + headerSize + 2 * FRAME_OVERHEAD + content.length + bodyFrames * FRAME_OVERHEAD;
-  const out = Buffer.allocUnsafe(total); // every byte is written below
+  /**
+   * The chunks amqplib would queue on `channel` for this publish, byte for
+   * byte (bodies split at `frameMax` as amqplib splits them); null when the
+   * publish is one the fast path leaves to amqplib.
+   */
+  encode(
+    channel: number,
+    fields: PublishFields,
+    props: PublishProperties,
+    content: Buffer,
+    frameMax: number,
+  ): Buffer[] | null {
+    if (!Buffer.isBuffer(content) || !plainProperties(props) || fields.ticket !== undefined) return null;
+    // amqplib defaults only an absent exchange or routing key: a null one is its TypeError.
+    const exchange = fields.exchange === undefined ? "" : fields.exchange;
+    const routingKey = fields.routingKey === undefined ? "" : fields.routingKey;
+    const { contentType, deliveryMode, expiration, messageId } = props;
+    const exchangeBytes = this.#ascii(exchange);
+    const keyBytes = this.#ascii(routingKey);
+    const typeBytes = contentType == null ? null : this.#ascii(contentType);
+    const expirationBytes = expiration == null ? null : this.#ascii(expiration);
+    if (
+      !exchangeBytes || !keyBytes || typeBytes === undefined || expirationBytes === undefined ||
+      (messageId != null && !shortAscii(messageId)) ||
+      (deliveryMode != null && !(Number.isInteger(deliveryMode) && deliveryMode >= 0 && deliveryMode < 256))
+    ) return null;
 
-  let at = frameStart(out, 0, FRAME_METHOD, channel, methodSize);
-  at = u32(out, at, BASIC_PUBLISH);
-  at = u16(out, at, 0); // ticket
-  at = shortBytes(out, at, exchangeBytes);
-  at = shortBytes(out, at, keyBytes);
-  out[at++] = (fields.mandatory ? 1 : 0) | (fields.immediate ? 2 : 0);
-  out[at++] = FRAME_END;
+    const methodSize = 9 + exchangeBytes.length + keyBytes.length;
+    const hasHeaders = props.headers != null;
+    const propsSize = (typeBytes ? 1 + typeBytes.length : 0) + (hasHeaders ? 4 : 0) +
+      (deliveryMode != null ? 1 : 0) + (expirationBytes ? 1 + expirationBytes.length : 0) +
+      (messageId != null ? 1 + messageId.length : 0);
+    const headerSize = 14 + propsSize;
+    const headLength = methodSize + headerSize + 2 * FRAME_OVERHEAD;
+    const single = headLength + (content.length > 0 ? content.length + FRAME_OVERHEAD : 0) < SINGLE_CHUNK;
+    const maxBody = frameMax - FRAME_OVERHEAD;
+    // amqplib splits the body (and says why it cannot) only for a message of more than one chunk.
+    if (!single && !(maxBody > 0 && Math.min(maxBody, content.length) <= MAX_BODY_FRAME)) return null;
 
-  at = frameStart(out, at, FRAME_HEADER, channel, headerSize);
-  at = u16(out, at, BASIC_PROPERTIES);
-  at = u16(out, at, 0); // weight
-  at = u32(out, at, Math.floor(content.length / 0x1_0000_0000));
-  at = u32(out, at, content.length >>> 0);
-  let flags = 0;
-  const flagsAt = at;
-  at += 2;
-  if (contentType != null) {
-    flags |= 0x8000;
-    at = shortBytes(out, at, typeBytes!);
-  }
-  if (headers) {
-    flags |= 0x2000;
-    at = u32(out, at, 0); // an empty table
-  }
-  if (deliveryMode != null) {
-    flags |= 0x1000;
-    out[at++] = deliveryMode;
-  }
-  if (expiration != null) {
-    flags |= 0x0100;
-    at = shortBytes(out, at, expirationBytes!);
-  }
-  if (messageId != null) {
-    flags |= 0x0080;
-    at = shortString(out, at, messageId);
-  }
-  u16(out, flagsAt, flags);
-  out[at++] = FRAME_END;
+    const head = Buffer.allocUnsafe(
+      single && content.length > 0 ? headLength + content.length + FRAME_OVERHEAD : headLength,
+    );
+    let at = frameStart(head, 0, FRAME_METHOD, channel, methodSize);
+    at = u32(head, at, BASIC_PUBLISH);
+    at = u16(head, at, 0); // ticket
+    at = shortBytes(head, at, exchangeBytes);
+    at = shortBytes(head, at, keyBytes);
+    head[at++] = (fields.mandatory ? 1 : 0) | (fields.immediate ? 2 : 0);
+    head[at++] = FRAME_END;
 
-  for (let from = 0; from < content.length; from += maxBody) {
-    const part = content.subarray(from, Math.min(from + maxBody, content.length));
-    at = frameStart(out, at, FRAME_BODY, channel, part.length);
-    out.set(part, at);
-    at += part.length;
-    out[at++] = FRAME_END;
+    at = frameStart(head, at, FRAME_HEADER, channel, headerSize);
+    at = u16(head, at, BASIC_PROPERTIES);
+    at = u16(head, at, 0); // weight
+    at = u32(head, at, Math.floor(content.length / 0x1_0000_0000));
+    at = u32(head, at, content.length >>> 0);
+    let flags = 0;
+    const flagsAt = at;
+    at += 2;
+    if (typeBytes) {
+      flags |= 0x8000;
+      at = shortBytes(head, at, typeBytes);
+    }
+    if (hasHeaders) {
+      flags |= 0x2000;
+      at = u32(head, at, 0); // an empty table
+    }
+    if (deliveryMode != null) {
+      flags |= 0x1000;
+      head[at++] = deliveryMode;
+    }
+    if (expirationBytes) {
+      flags |= 0x0100;
+      at = shortBytes(head, at, expirationBytes);
+    }
+    if (messageId != null) {
+      flags |= 0x0080;
+      head[at++] = messageId.length;
+      for (let i = 0; i < messageId.length; i++) head[at++] = messageId.charCodeAt(i);
+    }
+    u16(head, flagsAt, flags);
+    head[at++] = FRAME_END;
+
+    if (single) {
+      if (content.length > 0) bodyFrame(head, at, channel, content);
+      return [head];
+    }
+    const chunks = [head];
+    for (let from = 0; from < content.length; from += maxBody) {
+      const part = content.subarray(from, Math.min(from + maxBody, content.length));
+      const frame = Buffer.allocUnsafe(part.length + FRAME_OVERHEAD);
+      bodyFrame(frame, 0, channel, part);
+      chunks.push(frame);
+    }
+    return chunks;
   }
-  return out;
+
+  /** `s` as bytes, kept once seen; undefined when it is not a short ASCII string. */
+  #ascii(s: unknown): Uint8Array | undefined {
+    if (typeof s !== "string") return undefined;
+    let bytes = this.#cached.get(s);
+    if (bytes) return bytes;
+    if (!shortAscii(s)) return undefined;
+    bytes = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
+    if (this.#cached.size >= MAX_CACHED) this.#cached.clear();
+    this.#cached.set(s, bytes);
+    return bytes;
+  }
 }
 
 /**
- * Makes `conn` encode its publishes with encodePublish (and hand amqplib
- * the rest); false, and nothing changed, if amqplib's connection is not what
- * this was written against.
+ * Makes `conn` encode its publishes with a PublishEncoder of its own (and
+ * hand amqplib the rest); false, and nothing changed, if amqplib's
+ * connection is not what this was written against.
  */
 export function fastPublishFrames(conn: ChannelModel): boolean {
   // Not in amqplib's types: its Connection (lib/connection.js), where each channel's frames are queued.
@@ -161,19 +198,22 @@ export function fastPublishFrames(conn: ChannelModel): boolean {
   ) => boolean;
   const connection = conn.connection as unknown as {
     sendMessage?: SendMessage;
-    channels?: { buffer?: { write(frames: Buffer): boolean } }[];
+    channels?: ({ buffer?: { write(chunk: Buffer): boolean } } | null)[];
     frameMax?: number;
     sentSinceLastCheck?: boolean;
   };
   const original = connection.sendMessage;
   if (typeof original !== "function" || !Array.isArray(connection.channels)) return false;
+  const encoder = new PublishEncoder();
   connection.sendMessage = function (channel, method, fields, propsId, props, content) {
     const queue = connection.channels?.[channel]?.buffer;
-    if (method === BASIC_PUBLISH && propsId === BASIC_PROPERTIES && queue && Buffer.isBuffer(content)) {
-      const frames = encodePublish(channel, fields, props, content, connection.frameMax ?? 0);
-      if (frames) {
+    if (method === BASIC_PUBLISH && propsId === BASIC_PROPERTIES && queue) {
+      const chunks = encoder.encode(channel, fields, props, content, connection.frameMax ?? 0);
+      if (chunks) {
         connection.sentSinceLastCheck = true; // as amqplib does: the heartbeat sees traffic
-        return queue.write(frames);
+        let ok = true;
+        for (const chunk of chunks) ok = queue.write(chunk); // amqplib answers with the last write's
+        return ok;
       }
     }
     return original.call(this, channel, method, fields, propsId, props, content);
@@ -195,28 +235,18 @@ function plainProperties(p: PublishProperties): boolean {
   return true;
 }
 
-/** Strings seen before, as bytes: few are ever different (the queues, content types, the TTL). */
-const encoded = new Map<string, Uint8Array>();
-const MAX_ENCODED = 64;
-
-/** `s` as bytes, from the cache once seen; undefined when it is not a short ASCII string. */
-function repeated(s: unknown): Uint8Array | undefined {
-  if (typeof s !== "string") return undefined;
-  let bytes = encoded.get(s);
-  if (bytes) return bytes;
-  if (!shortAscii(s)) return undefined;
-  bytes = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
-  if (encoded.size >= MAX_ENCODED) encoded.clear(); // a caller with many different strings: start again
-  encoded.set(s, bytes);
-  return bytes;
-}
-
 /** An ASCII string of at most 255 characters (so as many bytes). */
 function shortAscii(s: unknown): s is string {
   if (typeof s !== "string" || s.length > 255) return false;
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
   return true;
+}
+
+/** One body frame holding `part`, at `at`. */
+function bodyFrame(out: Uint8Array, at: number, channel: number, part: Uint8Array): void {
+  at = frameStart(out, at, FRAME_BODY, channel, part.length);
+  out.set(part, at);
+  out[at + part.length] = FRAME_END;
 }
 
 function frameStart(out: Uint8Array, at: number, type: number, channel: number, size: number): number {
@@ -244,11 +274,4 @@ function shortBytes(out: Uint8Array, at: number, bytes: Uint8Array): number {
   out[at] = bytes.length;
   out.set(bytes, at + 1);
   return at + 1 + bytes.length;
-}
-
-/** An ASCII short string: its length octet, then its characters. */
-function shortString(out: Uint8Array, at: number, s: string): number {
-  out[at++] = s.length;
-  for (let i = 0; i < s.length; i++) out[at++] = s.charCodeAt(i);
-  return at;
 }

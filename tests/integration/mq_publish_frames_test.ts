@@ -1,9 +1,9 @@
 /**
- * fastPublishFrames() and encodePublish() (handlers/mq/publish_frames.ts)
+ * fastPublishFrames() and PublishEncoder (handlers/mq/publish_frames.ts)
  * against amqplib itself and the real RabbitMQ:
  *
- * - for every publish the fast path takes, its buffer is byte for byte what
- *   amqplib's own Connection.sendMessage writes, given the fields and
+ * - for every publish the fast path takes, its chunks are byte for byte the
+ *   ones amqplib's own Connection.sendMessage queues, given the fields and
  *   properties amqplib's own channel makes from the options (both taken from
  *   a live connection: amqplib exports neither);
  * - every publish it does not know is left to amqplib;
@@ -17,8 +17,8 @@ import type { ChannelModel, Options } from "amqplib";
 import {
   BASIC_PROPERTIES,
   BASIC_PUBLISH,
-  encodePublish,
   fastPublishFrames,
+  PublishEncoder,
   type PublishFields,
   type PublishProperties,
 } from "../../handlers/mq/publish_frames.ts";
@@ -31,8 +31,8 @@ type SendMessage = (...a: unknown[]) => boolean;
 interface Amqplib {
   /** What amqplib's channel hands its connection for this publish (fields and properties are one object). */
   args(exchange: string, routingKey: string, options: Options.Publish): Publish;
-  /** The bytes amqplib's own Connection.sendMessage queues on `channel` for this publish. */
-  bytes(channel: number, publish: Publish, content: Buffer, frameMax: number): Buffer;
+  /** The chunks amqplib's own Connection.sendMessage queues on `channel` for this publish. */
+  chunks(channel: number, publish: Publish, content: Buffer, frameMax: number): Buffer[];
 }
 
 /** Opens a connection whose publishes are recorded, not sent: amqplib's pieces for the tests. */
@@ -52,7 +52,7 @@ async function openAmqplib(): Promise<Amqplib & AsyncDisposable> {
       assert.ok(recorded, "amqplib's channel called its connection's sendMessage");
       return recorded;
     },
-    bytes(ch, publish, content, frameMax) {
+    chunks(ch, publish, content, frameMax) {
       const written: Buffer[] = [];
       const fake = Object.create(proto);
       fake.frameMax = frameMax;
@@ -66,7 +66,7 @@ async function openAmqplib(): Promise<Amqplib & AsyncDisposable> {
         publish,
         content,
       );
-      return Buffer.concat(written);
+      return written;
     },
     async [Symbol.asyncDispose]() {
       await conn.close().catch(() => {});
@@ -89,23 +89,25 @@ const PUBLISH_OPTIONS: [string, Options.Publish][] = [
   ["headers with only undefined values", { headers: { a: undefined } }],
 ];
 
-Deno.test("encodePublish() writes what amqplib writes, for every body size around the frame limits [integration]", async () => {
+Deno.test("PublishEncoder writes amqplib's chunks, for every body size around the frame limits [integration]", async () => {
   await using amqplib = await openAmqplib();
+  const encoder = new PublishEncoder(); // one for all: its strings are kept encoded between publishes
   const routingKeys = ["q", `bridge.${"x".repeat(248)}`]; // the longest short string: 255 bytes
-  for (const frameMax of [4096, 131072]) {
+  for (const frameMax of [100, 4096, 131072]) { // 100: a single chunk ignores it, as amqplib's does
     const sizes = [0, 1, 100, 2047, 2048, frameMax - 9, frameMax - 8, frameMax - 7, 3 * frameMax + 5];
     for (const [label, options] of PUBLISH_OPTIONS) {
       for (const routingKey of routingKeys) {
         for (const size of sizes) {
+          if (frameMax === 100 && size > 1_000) continue; // amqplib refuses those: below
           for (const channel of [1, 65535]) {
             const content = Buffer.alloc(size);
             for (let i = 0; i < size; i++) content[i] = (i * 31 + size) & 0xff;
             const publish = amqplib.args("", routingKey, options);
-            const want = amqplib.bytes(channel, publish, content, frameMax);
-            const got = encodePublish(channel, publish, publish, content, frameMax);
+            const want = amqplib.chunks(channel, publish, content, frameMax);
+            const got = encoder.encode(channel, publish, publish, content, frameMax);
             assert.ok(got, `${label}, ${size} B: the fast path took it`);
             assert.deepEqual(
-              Buffer.from(got),
+              got,
               want,
               `${label}, ${size} B, frameMax ${frameMax}, channel ${channel}, key of ${routingKey.length}`,
             );
@@ -116,25 +118,25 @@ Deno.test("encodePublish() writes what amqplib writes, for every body size aroun
   }
 });
 
-Deno.test("encodePublish() writes the exchange and both method bits as amqplib does [integration]", async () => {
+Deno.test("PublishEncoder writes the exchange and both method bits as amqplib does [integration]", async () => {
   await using amqplib = await openAmqplib();
   const content = Buffer.from("hello");
   for (const exchange of ["", "amq.direct"]) {
     for (const mandatory of [false, true]) {
       const publish = { ...amqplib.args(exchange, "k", { mandatory }), immediate: true };
       assert.deepEqual(
-        Buffer.from(encodePublish(7, publish, publish, content, 131072)!),
-        amqplib.bytes(7, publish, content, 131072),
+        new PublishEncoder().encode(7, publish, publish, content, 131072),
+        amqplib.chunks(7, publish, content, 131072),
       );
     }
   }
 });
 
-Deno.test("encodePublish() leaves to amqplib what it does not write itself [integration]", async () => {
+Deno.test("PublishEncoder leaves to amqplib what it does not write itself [integration]", async () => {
   await using amqplib = await openAmqplib();
   const args = amqplib.args;
   const content = Buffer.from("x");
-  const cases: [string, Publish][] = [
+  const cases: [string, Publish, Buffer?][] = [
     ["a priority", args("", "q", { priority: 1 })],
     ["a correlation id", args("", "q", { correlationId: "c" })],
     ["a reply-to", args("", "q", { replyTo: "r" })],
@@ -146,20 +148,34 @@ Deno.test("encodePublish() leaves to amqplib what it does not write itself [inte
     ["a header", args("", "q", { headers: { a: 1 } })],
     ["an inherited header (CC)", args("", "q", { CC: "other" })],
     ["a routing key that is not ASCII", args("", "queue-é", {})],
+    ["a routing key of 256 characters", args("", "q".repeat(256), {})],
     ["a content type that is not ASCII", args("", "q", { contentType: "text/é" })],
     ["a message id of 256 characters", args("", "q", { messageId: "m".repeat(256) })],
     ["a delivery mode out of range", { ...args("", "q", {}), deliveryMode: 256 }],
     ["a ticket", { ...args("", "q", {}), ticket: 5 }],
+    ["a null ticket", { ...args("", "q", {}), ticket: null }],
+    ["a null exchange", { ...args("", "q", {}), exchange: null }],
+    ["a null routing key", { ...args("", "q", {}), routingKey: null }],
+    ["content that is not a Buffer", args("", "q", {}), new Uint8Array(1) as Buffer],
+    ["a frame limit that leaves no room for a body", args("", "q", {}), Buffer.alloc(4096)],
   ];
-  for (const [label, publish] of cases) {
-    assert.equal(encodePublish(1, publish, publish, content, 131072), null, label);
+  for (const [label, publish, body] of cases) {
+    const frameMax = label.startsWith("a frame limit") ? 8 : 131072;
+    assert.equal(new PublishEncoder().encode(1, publish, publish, body ?? content, frameMax), null, label);
   }
-  const plain = args("", "q", {});
-  assert.equal(
-    encodePublish(1, plain, plain, content, 8),
-    null,
-    "a frame limit that leaves no room for a body",
-  );
+});
+
+Deno.test("A patched connection throws amqplib's own errors for what amqplib refuses [integration]", async () => {
+  const conn = await amqp.connect(AMQP_URL);
+  try {
+    assert.equal(fastPublishFrames(conn), true);
+    const channel = await conn.createChannel();
+    assert.throws(() => channel.publish("", "q", new Uint8Array(1) as Buffer), /content is not a buffer/);
+    assert.throws(() => channel.publish("", "q".repeat(256), Buffer.from("x")), /routingKey/);
+    assert.throws(() => channel.publish(null as unknown as string, "q", Buffer.from("x")), /exchange/);
+  } finally {
+    await conn.close();
+  }
 });
 
 /** A stand-in for amqplib's Connection: its sendMessage records that it ran, one channel's queue records frames. */
@@ -185,8 +201,7 @@ Deno.test("fastPublishFrames() encodes publishes itself, hands amqplib the rest,
   const content = Buffer.from("body");
 
   assert.equal(send(1, BASIC_PUBLISH, plain, BASIC_PROPERTIES, plain, content), false, "the queue's answer");
-  assert.equal(fake.frames.length, 1);
-  assert.deepEqual(fake.frames[0], amqplib.bytes(1, plain, content, 131072));
+  assert.deepEqual(fake.frames, amqplib.chunks(1, plain, content, 131072));
   assert.equal(fake.connection.sentSinceLastCheck, true, "the heartbeat sees the publish");
   assert.deepEqual(fake.amqplibCalls, []);
 
@@ -195,6 +210,15 @@ Deno.test("fastPublishFrames() encodes publishes itself, hands amqplib the rest,
   send(1, 3932180, /* basic.ack */ {}, BASIC_PROPERTIES, {}, content);
   assert.deepEqual(fake.amqplibCalls, [BASIC_PUBLISH, 3932180]);
   assert.equal(fake.frames.length, 1, "nothing of the fast path's for those");
+
+  // A message of several chunks: amqplib answers with the last chunk's write, and so does the fast path.
+  const answers = [false, true];
+  fake.connection.channels[1] = {
+    buffer: { write: (b: Buffer) => (fake.frames.push(b), answers.shift() ?? true) },
+  };
+  const big = Buffer.alloc(200 * 1024);
+  assert.equal(send(1, BASIC_PUBLISH, plain, BASIC_PROPERTIES, plain, big), true);
+  assert.deepEqual(fake.frames.slice(1), amqplib.chunks(1, plain, big, 131072), "head and two body frames");
 });
 
 Deno.test("fastPublishFrames() changes nothing on a connection it was not written against", () => {
