@@ -17,11 +17,16 @@
  * `QUIET_TRIMS` times in a row: V8 frees the buffers of a burst 15 to 25 s after
  * its last message, so a single trim would come too early. A busy check starts
  * the count again. Under steady load it never trims: the memory is in use.
+ * Each trim comes after a full garbage collection (`openFullGc()`): buffers
+ * that only garbage still holds are malloc'ed memory too, and V8 frees them
+ * only when it collects (6 MiB more came back here, docs/performance.md).
  *
  * Without that permission (bridgetester, a `deno run` without the flag) or
  * without glibc (none of the paths opens), nothing is trimmed and nothing is
  * asked: the permission is queried, never prompted for.
  */
+import v8 from "node:v8";
+import vm from "node:vm";
 import type { Timers } from "./clock.ts";
 import type { Logger } from "./log.ts";
 
@@ -65,6 +70,21 @@ export function openMallocTrim(paths: readonly string[] = LIBC_PATHS): Trim | nu
     }
   }
   return null;
+}
+
+/**
+ * V8's full garbage collection, as `gc()` with `--expose-gc`: the flag set
+ * now (node:v8), the function taken from a new context, where V8 installs it
+ * (node:vm). No permission is needed; null if the runtime does not allow it.
+ */
+export function openFullGc(): (() => void) | null {
+  try {
+    v8.setFlagsFromString("--expose-gc");
+    const gc: unknown = vm.runInNewContext("gc");
+    return typeof gc === "function" ? () => gc() : null;
+  } catch {
+    return null;
+  }
 }
 
 /** What a `HeapTrimmer` needs: the trim, a count that grows with traffic, and timers. */
@@ -118,18 +138,20 @@ export class HeapTrimmer {
 
 /**
  * The bridge's trimmer: opens `malloc_trim` and starts a `HeapTrimmer`, each
- * trim logged at debug with the resident memory before and after; null (said
- * at debug) when this process may not call it.
+ * trim (after a full garbage collection, if the runtime allows one) logged at
+ * debug with the resident memory before and after; null (said at debug) when
+ * this process may not call it.
  */
 export function startHeapTrimmer(
   activity: () => number,
-  deps: { log: Logger; timers: Timers; open?: () => Trim | null },
+  deps: { log: Logger; timers: Timers; open?: () => Trim | null; fullGc?: () => (() => void) | null },
 ): HeapTrimmer | null {
   const opened = (deps.open ?? openMallocTrim)();
   if (!opened) {
     deps.log.debug("Not trimming the C heap: glibc's malloc_trim is not open to this process");
     return null;
   }
+  const collect = (deps.fullGc ?? openFullGc)();
   return new HeapTrimmer({
     activity,
     timers: deps.timers,
@@ -137,6 +159,7 @@ export function startHeapTrimmer(
       trim: () => {
         const before = Deno.memoryUsage().rss;
         const started = performance.now();
+        collect?.();
         const returned = opened.trim();
         deps.log.debug("Trimmed the C heap", {
           rss_mib_before: mib(before),
