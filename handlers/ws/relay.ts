@@ -14,7 +14,8 @@
  *   (`onWritten`), the only point after which a frame counts as sent;
  * - frame the bridge's messages and read the API's itself, so that they never
  *   cross Deno's client, which keeps the handshake, the API's pings and the
- *   closing handshake (handlers/ws/data_frames.ts says why);
+ *   closing handshake (handlers/ws/data_frames.ts says why), and gather the
+ *   messages of a flood into fewer writes (handlers/ws/write_pacing.ts);
  * - put its own ping frames between the client's frames, and judge the
  *   connection by both directions of the socket (handlers/ws/liveness.ts);
  * - go through an HTTP proxy with CONNECT (handlers/ws/http_proxy.ts);
@@ -30,6 +31,7 @@
  */
 import { clientPingFrame, FrameScanner } from "./frames.ts";
 import { DataFrameWriter, type OnMessage, ServerStreamReader } from "./data_frames.ts";
+import { COALESCE_MS, WritePacer } from "./write_pacing.ts";
 import { within } from "../../lib/async.ts";
 import { judgeLiveness } from "./liveness.ts";
 import { connectThroughProxy, type ProxyEnv, proxyFor, proxyLabel } from "./http_proxy.ts";
@@ -49,6 +51,8 @@ export interface RelayOptions {
   proxy: ProxyEnv;
   /** ws_ping_interval in milliseconds; 0 turns pings and the liveness check off. */
   pingIntervalMs: number;
+  /** The shortest time between two writes of messages while they come in batches (handlers/ws/write_pacing.ts). */
+  coalesceMs?: number;
 }
 
 /** Where the API is: host, port, and whether to speak TLS to it. */
@@ -167,7 +171,9 @@ export class RelayLink {
   /** Data messages from the API, read here and handed over (handlers/ws/data_frames.ts). */
   readonly #reader = new ServerStreamReader((data, text) => this.#deliver(data, text));
   readonly #writer = new DataFrameWriter();
+  readonly #pacer: WritePacer;
   #flushScheduled = false;
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
   /** Who gets the API's messages; until receive() names it, they wait in #early. */
   #onMessage: OnMessage | null = null;
   #early: [Uint8Array, boolean][] = [];
@@ -205,6 +211,7 @@ export class RelayLink {
     this.#target = target;
     this.#options = options;
     this.#events = events;
+    this.#pacer = new WritePacer(options.coalesceMs ?? COALESCE_MS);
     this.#proxy = proxyFor(target, options.proxy); // the settings were checked at start-up
     this.#listener = Deno.listen({ transport: "unix", path });
     this.#client = Deno.createHttpClient({ proxy: { transport: "unix", path } });
@@ -222,14 +229,17 @@ export class RelayLink {
   /**
    * Sends one message to the API as a frame of the relay's own (text when
    * `text`): the messages sent in one turn of the event loop go out in one
-   * write. Only once the connection is open; `payload` must not change
-   * until it is written (writtenBytes says when).
+   * write, at the end of the turn, or a little later while they come in
+   * batches (WritePacer). Only once the connection is open; `payload` must
+   * not change until it is written (writtenBytes says when).
    */
   send(payload: Uint8Array, text: boolean): void {
     this.#writer.add(payload, text);
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    queueMicrotask(() => this.#flush());
+    const wait = this.#pacer.delay(performance.now());
+    if (wait > 0) this.#flushTimer = setTimeout(() => this.#flush(), wait);
+    else queueMicrotask(() => this.#flush());
   }
 
   /** From now on the API's messages go to `onMessage`, those read before first, in order. */
@@ -305,6 +315,7 @@ export class RelayLink {
     } finally {
       clearInterval(this.#watchdog);
       clearTimeout(this.#linger);
+      clearTimeout(this.#flushTimer);
       closeQuietly(this.#listener);
       for (const conn of [this.#local, this.#remote]) if (conn) closeQuietly(conn);
       closeQuietly(this.#client);
@@ -366,6 +377,9 @@ export class RelayLink {
       for (;;) {
         const n = await local.read(buffer);
         if (n === null) break;
+        // Messages sent before the client wrote this (its close frame, say) go first: a paced write
+        // still waiting must not follow the close frame.
+        if (this.#flushScheduled) this.#flush();
         this.#upBusy = true;
         const chunk = buffer.subarray(0, n);
         this.#scanner.scan(chunk);
@@ -426,8 +440,11 @@ export class RelayLink {
    */
   #flush(): void {
     this.#flushScheduled = false;
+    clearTimeout(this.#flushTimer); // when written early, before a frame of the client's
+    this.#flushTimer = undefined;
     const taken = this.#writer.take();
     if (!taken) return;
+    this.#pacer.wrote(performance.now(), taken.frameEnds.length);
     const remote = this.#remote;
     if (!remote) return this.#die("messages were sent before the connection to the API was made");
     let frames = 0;

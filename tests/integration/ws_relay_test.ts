@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import type { WsSettings } from "../../config/config.ts";
 import { MetricsRegistry } from "../../lib/metrics.ts";
 import { RelayDir } from "../../handlers/ws/relay.ts";
+import { BUSY_BATCH } from "../../handlers/ws/write_pacing.ts";
 import type { ProxyEnv } from "../../handlers/ws/http_proxy.ts";
 import { startTinyproxy } from "../_tinyproxy.ts";
 import { createLogger } from "../../lib/log.ts";
@@ -33,7 +34,10 @@ function settings(apiHost: string, overrides: Partial<WsSettings> = {}): WsSetti
 }
 
 /** A client that echoes back what it receives into `replies`; dispose closes it. */
-function echoClient(s: WsSettings, deps: { caPem?: string; relayDir?: string; proxy?: ProxyEnv } = {}) {
+function echoClient(
+  s: WsSettings,
+  deps: { caPem?: string; relayDir?: string; proxy?: ProxyEnv; coalesceMs?: number } = {},
+) {
   const sink = new WatchedSink();
   const replies: (string | Uint8Array)[] = [];
   const opened = Promise.withResolvers<WsConnection>();
@@ -128,6 +132,43 @@ Deno.test("Messages sent in the same turn as the close reach the API before the 
   await api.waitEnded();
   const order = api.frames.map((f) => f.opcode === OP.close ? "close" : new TextDecoder().decode(f.payload));
   assert.deepEqual(order, [...Array.from({ length: count }, (_, i) => `m${i}`), "close"]);
+});
+
+Deno.test("Messages a paced write still holds reach the API before the close frame [integration]", async () => {
+  await using server = startRawWsServer();
+  const ws = echoClient(settings(server.url), { coalesceMs: 600_000 }); // held until a frame of the client's
+  ws.start().catch(() => {});
+  const conn = await withDeadline(ws.opened, 5_000, "the connection");
+  const api = await server.connection(0);
+  const encode = (text: string) => new TextEncoder().encode(text);
+  for (let i = 0; i < BUSY_BATCH; i++) conn.send(encode(`a${i}`), true); // a batch: the next write is paced
+  await api.waitFrame(OP.text, BUSY_BATCH);
+  for (let i = 0; i < 5; i++) conn.send(encode(`b${i}`), true);
+  await new Promise((resolve) => setTimeout(resolve, 0)); // a turn later they are still held: no event to wait for
+  assert.ok(conn.writtenBytes < conn.sentBytes, "the second batch waits for its write");
+  await ws.close(); // the client's close frame makes the relay write what it holds first
+  await api.waitEnded();
+  const order = api.frames.map((f) => f.opcode === OP.close ? "close" : new TextDecoder().decode(f.payload));
+  const names = (p: string, n: number) => Array.from({ length: n }, (_, i) => `${p}${i}`);
+  assert.deepEqual(order, [...names("a", BUSY_BATCH), ...names("b", 5), "close"]);
+});
+
+Deno.test("Batches sent turn after turn, their writes paced, all arrive in order, each counted written [integration]", async () => {
+  await using server = startWsServer();
+  await using ws = echoClient(settings(server.url));
+  ws.start().catch(() => {});
+  const conn = await withDeadline(ws.opened, 5_000, "the connection");
+  const turns = 40;
+  const perTurn = 2 * BUSY_BATCH;
+  const replied = ws.repliesReach(turns * perTurn, 10_000);
+  for (let t = 0; t < turns; t++) {
+    for (let i = 0; i < perTurn; i++) conn.send(new TextEncoder().encode(`${t}.${i}`), true);
+    await new Promise((resolve) => setTimeout(resolve, 0)); // the next turn, within the pacing interval or not
+  }
+  await replied;
+  const sent = Array.from({ length: turns * perTurn }, (_, n) => `${Math.floor(n / perTurn)}.${n % perTurn}`);
+  assert.deepEqual(ws.replies, sent);
+  assert.equal(conn.writtenBytes, conn.sentBytes);
 });
 
 Deno.test("A frame the relay does not carry goes to Deno's client, which fails the connection; what came before is delivered [integration]", async () => {
