@@ -11,6 +11,7 @@
  * It prints a table; nothing is written.
  */
 import { denoScript } from "../tools/program.ts";
+import { COALESCE_MS } from "../handlers/ws/write_pacing.ts";
 import { RelayDir, type RelayLink } from "../handlers/ws/relay.ts";
 import { print } from "../lib/print.ts";
 
@@ -52,7 +53,7 @@ class Hop implements AsyncDisposable {
 
   static async open(url: string, path: Path): Promise<Hop> {
     const relay = path === "direct" ? null : await RelayDir.open("/tmp");
-    const options = { noDelay: path === "relay", proxy: {}, pingIntervalMs: 0 };
+    const options = { noDelay: path === "relay", proxy: {}, pingIntervalMs: 0, coalesceMs: COALESCE_MS };
     const link = relay?.link(url, options, { onWritten() {}, onDead() {} }) ?? null;
     const route = link?.route(url);
     // deno-lint-ignore no-explicit-any

@@ -38,6 +38,8 @@ export interface WsSettings {
   maxMessageBytes: number;
   /** TCP_NODELAY on the API connection the relay makes (handlers/ws/relay.ts). */
   noDelay: boolean;
+  /** While messages come in batches, the shortest time between two writes (0: never wait). */
+  coalesceMs: number;
   /** PEM file of the CA that signed the API's certificate, if not a public one. */
   caFile: string | null;
 }
@@ -191,6 +193,7 @@ function readWs(r: Reader, needed: boolean): WsSettings | null {
     maxBufferedBytes: r.integer("ws_api.ws_max_buffered_bytes", 1_048_576, { min: 1 }),
     maxMessageBytes: r.integer("ws_api.ws_max_message_bytes", 67_108_864, { min: 1 }),
     noDelay: r.boolean("ws_api.ws_no_delay", true),
+    coalesceMs: r.integer("ws_api.ws_coalesce_ms", 2, { min: 0, max: 1_000 }),
     caFile: r.text("ws_api.ws_ca_file", false),
   };
   if (clientId === null || clientSecret === null || apiHost === null || apiUri === null) {

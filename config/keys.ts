@@ -32,6 +32,7 @@ export const KEYS: readonly KeyDef[] = [
   { section: "ws_api", key: "ws_max_buffered_bytes", default: "1048576", ours: true },
   { section: "ws_api", key: "ws_max_message_bytes", default: "67108864", ours: true },
   { section: "ws_api", key: "ws_no_delay", default: "true", ours: true },
+  { section: "ws_api", key: "ws_coalesce_ms", default: "2", ours: true },
   { section: "ws_api", key: "ws_ca_file", ours: true },
   { section: "aws_mq", key: "mq_broker_id" },
   { section: "aws_mq", key: "mq_user_id" },

@@ -35,6 +35,7 @@ export function wsSettings(apiHost: string, overrides: Partial<WsSettings> = {})
     maxBufferedBytes: 1_048_576,
     maxMessageBytes: 67_108_864,
     noDelay: true,
+    coalesceMs: 2,
     caFile: null,
     ...overrides,
   };

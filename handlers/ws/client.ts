@@ -34,6 +34,8 @@ export interface WsClientSettings extends TokenSettings {
   attemptWindowSecs: number;
   connectTimeoutSecs: number;
   noDelay: boolean;
+  /** ws_coalesce_ms: while messages come in batches, the shortest time between two writes. */
+  coalesceMs: number;
 }
 
 /** One established connection. Sending on a closed one is a no-op returning false. */
@@ -91,7 +93,6 @@ export class WsClient {
   readonly #caPem: string | null;
   readonly #relayParent: string;
   readonly #proxy: ProxyEnv;
-  readonly #coalesceMs: number | undefined;
   #socket: WebSocket | null = null;
   #current: Connection | null = null;
   #ids = 0;
@@ -121,15 +122,12 @@ export class WsClient {
       relayDir?: string;
       /** HTTP proxy settings for the connection (default: none). */
       proxy?: ProxyEnv;
-      /** How long the relay may gather messages that come in batches (default COALESCE_MS; tests lengthen it). */
-      coalesceMs?: number;
     },
   ) {
     this.#settings = settings;
     this.#caPem = deps.caPem ?? null;
     this.#relayParent = deps.relayDir ?? "/tmp";
     this.#proxy = deps.proxy ?? {};
-    this.#coalesceMs = deps.coalesceMs;
     this.#handlers = handlers;
     this.#log = deps.log;
     this.#metrics = deps.metrics;
@@ -247,7 +245,7 @@ export class WsClient {
         noDelay: this.#settings.noDelay,
         proxy: this.#proxy,
         pingIntervalMs: this.#settings.pingIntervalSecs * 1000,
-        ...(this.#coalesceMs === undefined ? {} : { coalesceMs: this.#coalesceMs }),
+        coalesceMs: this.#settings.coalesceMs,
       }, {
         onWritten: () => conn && this.#handlers.onWritten(conn),
         onDead: (why) => giveUp(why),

@@ -31,7 +31,7 @@
  */
 import { clientPingFrame, FrameScanner } from "./frames.ts";
 import { DataFrameWriter, type OnMessage, ServerStreamReader } from "./data_frames.ts";
-import { COALESCE_MS, WritePacer } from "./write_pacing.ts";
+import { WritePacer } from "./write_pacing.ts";
 import { within } from "../../lib/async.ts";
 import { judgeLiveness } from "./liveness.ts";
 import { connectThroughProxy, type ProxyEnv, proxyFor, proxyLabel } from "./http_proxy.ts";
@@ -51,8 +51,8 @@ export interface RelayOptions {
   proxy: ProxyEnv;
   /** ws_ping_interval in milliseconds; 0 turns pings and the liveness check off. */
   pingIntervalMs: number;
-  /** The shortest time between two writes of messages while they come in batches (handlers/ws/write_pacing.ts). */
-  coalesceMs?: number;
+  /** ws_coalesce_ms: while messages come in batches, the shortest time between two writes (handlers/ws/write_pacing.ts). */
+  coalesceMs: number;
 }
 
 /** Where the API is: host, port, and whether to speak TLS to it. */
@@ -211,7 +211,7 @@ export class RelayLink {
     this.#target = target;
     this.#options = options;
     this.#events = events;
-    this.#pacer = new WritePacer(options.coalesceMs ?? COALESCE_MS);
+    this.#pacer = new WritePacer(options.coalesceMs);
     this.#proxy = proxyFor(target, options.proxy); // the settings were checked at start-up
     this.#listener = Deno.listen({ transport: "unix", path });
     this.#client = Deno.createHttpClient({ proxy: { transport: "unix", path } });
@@ -315,7 +315,10 @@ export class RelayLink {
     } finally {
       clearInterval(this.#watchdog);
       clearTimeout(this.#linger);
+      // A paced write still waiting will not happen: its messages stay uncounted (the bridge hands them back).
       clearTimeout(this.#flushTimer);
+      this.#flushScheduled = false;
+      this.#writer.take();
       closeQuietly(this.#listener);
       for (const conn of [this.#local, this.#remote]) if (conn) closeQuietly(conn);
       closeQuietly(this.#client);
@@ -376,10 +379,10 @@ export class RelayLink {
     try {
       for (;;) {
         const n = await local.read(buffer);
-        if (n === null) break;
-        // Messages sent before the client wrote this (its close frame, say) go first: a paced write
-        // still waiting must not follow the close frame.
+        // Messages sent before the client wrote this (its close frame, say) or went away go first: a
+        // paced write still waiting must not follow the close frame, nor the FIN.
         if (this.#flushScheduled) this.#flush();
+        if (n === null) break;
         this.#upBusy = true;
         const chunk = buffer.subarray(0, n);
         this.#scanner.scan(chunk);
@@ -444,7 +447,7 @@ export class RelayLink {
     this.#flushTimer = undefined;
     const taken = this.#writer.take();
     if (!taken) return;
-    this.#pacer.wrote(performance.now(), taken.frameEnds.length);
+    this.#pacer.wrote(performance.now(), taken.frameEnds.length, taken.payloadBytes);
     const remote = this.#remote;
     if (!remote) return this.#die("messages were sent before the connection to the API was made");
     let frames = 0;

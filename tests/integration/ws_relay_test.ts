@@ -36,7 +36,7 @@ function settings(apiHost: string, overrides: Partial<WsSettings> = {}): WsSetti
 /** A client that echoes back what it receives into `replies`; dispose closes it. */
 function echoClient(
   s: WsSettings,
-  deps: { caPem?: string; relayDir?: string; proxy?: ProxyEnv; coalesceMs?: number } = {},
+  deps: { caPem?: string; relayDir?: string; proxy?: ProxyEnv } = {},
 ) {
   const sink = new WatchedSink();
   const replies: (string | Uint8Array)[] = [];
@@ -136,7 +136,7 @@ Deno.test("Messages sent in the same turn as the close reach the API before the 
 
 Deno.test("Messages a paced write still holds reach the API before the close frame [integration]", async () => {
   await using server = startRawWsServer();
-  const ws = echoClient(settings(server.url), { coalesceMs: 600_000 }); // held until a frame of the client's
+  const ws = echoClient(settings(server.url, { coalesceMs: 600_000 })); // held until a frame of the client's
   ws.start().catch(() => {});
   const conn = await withDeadline(ws.opened, 5_000, "the connection");
   const api = await server.connection(0);
@@ -151,6 +151,30 @@ Deno.test("Messages a paced write still holds reach the API before the close fra
   const order = api.frames.map((f) => f.opcode === OP.close ? "close" : new TextDecoder().decode(f.payload));
   const names = (p: string, n: number) => Array.from({ length: n }, (_, i) => `${p}${i}`);
   assert.deepEqual(order, [...names("a", BUSY_BATCH), ...names("b", 5), "close"]);
+});
+
+Deno.test("A connection cut while a paced write waits counts none of it, and leaves no timer behind [integration]", async () => {
+  await using server = startRawWsServer();
+  const ws = echoClient(settings(server.url, { coalesceMs: 600_000 }));
+  ws.start().catch(() => {});
+  const conn = await withDeadline(ws.opened, 5_000, "the connection");
+  const api = await server.connection(0);
+  const encode = (text: string) => new TextEncoder().encode(text);
+  for (let i = 0; i < BUSY_BATCH; i++) conn.send(encode(`a${i}`), true);
+  await api.waitFrame(OP.text, BUSY_BATCH);
+  const written = conn.writtenBytes;
+  for (let i = 0; i < 5; i++) conn.send(encode(`b${i}`), true); // held by the pacer
+  api.close(); // the API drops the TCP connection
+  await withDeadline(ws.lost, 5_000, "the client hears the connection end");
+  await ws.close();
+  assert.equal(conn.writtenBytes, written, "nothing of the held batch counted");
+  assert.deepEqual(api.framesOf(OP.text).map((f) => new TextDecoder().decode(f.payload)), [
+    "a0",
+    "a1",
+    "a2",
+    "a3",
+  ]);
+  // The test's end checks for timers left running: the 600 s one must be gone.
 });
 
 Deno.test("Batches sent turn after turn, their writes paced, all arrive in order, each counted written [integration]", async () => {
@@ -232,10 +256,14 @@ Deno.test("RelayDir keeps its sockets in a directory only its owner can enter, r
   const relay = await RelayDir.open("/tmp");
   assert.match(relay.path, new RegExp(`^/tmp/mq2wsbridge-ws-${Deno.pid}-`));
   assert.equal((await Deno.stat(relay.path)).mode! & 0o777, 0o700);
-  const link = relay.link("ws://127.0.0.1:9", { noDelay: true, proxy: {}, pingIntervalMs: 0 }, {
-    onWritten() {},
-    onDead() {},
-  });
+  const link = relay.link(
+    "ws://127.0.0.1:9",
+    { noDelay: true, proxy: {}, pingIntervalMs: 0, coalesceMs: 2 },
+    {
+      onWritten() {},
+      onDead() {},
+    },
+  );
   const route = link.route("wss://api.example.com:8443/ws?jwt=abc");
   assert.equal(route.url, "ws://api.example.com:8443/ws?jwt=abc", "TLS is the relay's job");
   await relay.close();

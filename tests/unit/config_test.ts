@@ -54,6 +54,7 @@ Deno.test("parseConfig() fills in every default of the original and of our own k
       maxBufferedBytes: 1_048_576,
       maxMessageBytes: 67_108_864,
       noDelay: true,
+      coalesceMs: 2,
       caFile: null,
     },
   );
@@ -88,6 +89,7 @@ Deno.test("parseConfig() defaults match the documented defaults in config/keys.t
     "ws_api.ws_max_buffered_bytes": config.ws?.maxBufferedBytes,
     "ws_api.ws_max_message_bytes": config.ws?.maxMessageBytes,
     "ws_api.ws_no_delay": config.ws?.noDelay,
+    "ws_api.ws_coalesce_ms": config.ws?.coalesceMs,
     "aws_mq.mq_port": 5671, // visible in the URL, checked above
     "aws_mq.mq_ttl_from_ws": config.mq.ttlFromWsMs,
     "aws_mq.mq_consumer_tag": config.mq.consumerTag,
