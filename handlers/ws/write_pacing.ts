@@ -1,8 +1,11 @@
 /**
  * When the relay writes the messages it was given (handlers/ws/relay.ts):
- * at the end of the turn they were sent in, unless the last write carried a
- * batch (at least `BUSY_BATCH` messages, under `BUSY_BYTES`): then not before
- * `ws_coalesce_ms` after that write.
+ * at the end of the turn they were sent in, unless the last two writes each
+ * carried a batch (at least `BUSY_BATCH` messages, under `BUSY_BYTES`): then
+ * not before `ws_coalesce_ms` after the last one. Two in a row, because one
+ * batch also comes at a few hundred messages a second, when the broker hands
+ * over at once what a pause of its own held back; pacing then would only
+ * delay the messages after it.
  *
  * Each write to the API's socket costs a system call, and on the API's side
  * a wake-up and a read (on loopback the sender pays for both). At a few
@@ -29,6 +32,7 @@ export const BUSY_BYTES = 64 * 1024;
 export class WritePacer {
   readonly #coalesceMs: number;
   #lastAt = -Infinity;
+  #lastBusy = false;
   #paced = false;
 
   /** `coalesceMs`: ws_coalesce_ms, the shortest time between two writes while messages come in batches. */
@@ -45,7 +49,9 @@ export class WritePacer {
 
   /** A write of `messages` messages, `bytes` of payload, starts at `now`. */
   wrote(now: number, messages: number, bytes: number): void {
+    const busy = messages >= BUSY_BATCH && bytes < BUSY_BYTES;
+    this.#paced = busy && this.#lastBusy;
+    this.#lastBusy = busy;
     this.#lastAt = now;
-    this.#paced = messages >= BUSY_BATCH && bytes < BUSY_BYTES;
   }
 }
