@@ -17,9 +17,12 @@
  * `QUIET_TRIMS` times in a row: V8 frees the buffers of a burst 15 to 25 s after
  * its last message, so a single trim would come too early. A busy check starts
  * the count again. Under steady load it never trims: the memory is in use.
- * Each trim comes after a full garbage collection (`openFullGc()`): buffers
- * that only garbage still holds are malloc'ed memory too, and V8 frees them
- * only when it collects (6 MiB more came back here, docs/performance.md).
+ * The first trim after traffic comes after a full garbage collection
+ * (`openFullGc()`): buffers that only garbage still holds are malloc'ed
+ * memory too, and V8 frees them only when it collects (6 MiB more came back
+ * here, docs/performance.md). It pauses the bridge for tens of milliseconds
+ * (more with a larger heap), so it runs once per quiet spell, and not at all
+ * before the bridge has carried anything.
  *
  * Without that permission (bridgetester, a `deno run` without the flag) or
  * without glibc (none of the paths opens), nothing is trimmed and nothing is
@@ -90,6 +93,8 @@ export function openFullGc(): (() => void) | null {
 /** What a `HeapTrimmer` needs: the trim, a count that grows with traffic, and timers. */
 export interface HeapTrimmerDeps {
   trim: Trim;
+  /** A full garbage collection, run before the first trim after traffic (none: trims only). */
+  collect?: (() => void) | null;
   /** Messages carried so far, both ways; only its growth between checks is used. */
   activity: () => number;
   timers: Timers;
@@ -102,6 +107,8 @@ export class HeapTrimmer {
   #last: number;
   /** Quiet checks that may still trim before the next busy one. */
   #left = QUIET_TRIMS;
+  /** Messages moved since the last collection: the next trim collects first. */
+  #moved = false;
   #stopped = false;
 
   constructor(deps: HeapTrimmerDeps) {
@@ -126,10 +133,15 @@ export class HeapTrimmer {
     const now = this.#deps.activity();
     const moved = now - this.#last;
     this.#last = now;
+    if (moved > 0) this.#moved = true;
     if (moved >= BUSY_MESSAGES) {
       this.#left = QUIET_TRIMS;
     } else if (this.#left > 0) {
       this.#left--;
+      if (this.#moved && this.#deps.collect) {
+        this.#moved = false;
+        this.#deps.collect();
+      }
       this.#deps.trim.trim();
     }
     this.#schedule();
@@ -152,20 +164,30 @@ export function startHeapTrimmer(
     return null;
   }
   const collect = (deps.fullGc ?? openFullGc)();
+  if (!collect) {
+    deps.log.debug("Trimming the C heap without a full collection first: the runtime allows none");
+  }
+  let collectedMs: number | null = null;
   return new HeapTrimmer({
     activity,
     timers: deps.timers,
+    collect: collect && (() => {
+      const started = performance.now();
+      collect();
+      collectedMs = Math.round((performance.now() - started) * 10) / 10;
+    }),
     trim: {
       trim: () => {
         const before = Deno.memoryUsage().rss;
         const started = performance.now();
-        collect?.();
         const returned = opened.trim();
         deps.log.debug("Trimmed the C heap", {
           rss_mib_before: mib(before),
           rss_mib_after: mib(Deno.memoryUsage().rss),
           ms: Math.round((performance.now() - started) * 10) / 10,
+          ...(collectedMs === null ? {} : { collect_ms: collectedMs }), // the collection just before
         });
+        collectedMs = null;
         return returned;
       },
       close: () => opened.close(),

@@ -10,9 +10,10 @@
  * Each write to the API's socket costs a system call, and on the API's side
  * a wake-up and a read (on loopback the sender pays for both). At a few
  * hundred messages a second every message is alone and goes at once; under a
- * flood the broker delivers a dozen at a time every millisecond or so, and
- * gathering them cuts the writes by about two thirds (docs/performance.md:
- * the bridge's CPU per message 9% lower, the echo server's 17%). The price is
+ * flood the broker delivers several at a time every millisecond or so, and
+ * gathering them cut the writes by about two thirds (docs/performance.md,
+ * measured with a first version that paced after one batch: the bridge's
+ * CPU per message 9% lower, the echo server's 17%). The price is
  * latency right after a batch: a message sent then waits for the timer,
  * which Deno fires a little late (2 ms come to 2 to 3 ms; more on a loaded
  * event loop), where queueing under a flood already costs tens of

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ConfigError, parseConfig, type RawConfig } from "../../config/config.ts";
 import { KEYS } from "../../config/keys.ts";
 import { iniToRaw, readIniFile } from "../../config/ini_file.ts";
+import { COALESCE_MS } from "../../handlers/ws/write_pacing.ts";
 
 const STUB = { ws: false, logs: false, metrics: false };
 const ALL = { ws: true, logs: true, metrics: true };
@@ -76,6 +77,10 @@ Deno.test("parseConfig() fills in every default of the original and of our own k
   });
   assert.equal(config.cloudwatch.retentionDays, 30);
   assert.equal(config.cloudwatch.metricsResolutionSecs, 10);
+});
+
+Deno.test("ws_coalesce_ms's documented default is the relay's own (handlers/ws/write_pacing.ts)", () => {
+  assert.equal(KEYS.find((k) => k.key === "ws_coalesce_ms")?.default, String(COALESCE_MS));
 });
 
 Deno.test("parseConfig() defaults match the documented defaults in config/keys.ts", () => {
@@ -163,6 +168,7 @@ Deno.test("parseConfig() reports every problem at once, each naming its section.
     ...MINIMAL,
     "aws_mq.mq_port": "abc",
     "ws_api.ws_ping_interval": "-1",
+    "ws_api.ws_coalesce_ms": "1001",
     "ws_api.api_host": "https://api.example.com",
     "ws_api.api_uri": "path",
     "aws_mq.mq_ttl_from_ws": "1.5",
@@ -178,6 +184,7 @@ Deno.test("parseConfig() reports every problem at once, each naming its section.
     "or wss://abc123.execute-api.us-east-1.amazonaws.com/prod)",
     'ws_api.api_uri: "path" must start with "/" (e.g. /path/to/ws)',
     'ws_api.ws_ping_interval: "-1" is not a number from 0 to 86400',
+    'ws_api.ws_coalesce_ms: "1001" is not a whole number from 0 to 1000',
     'aws_mq.mq_port: "abc" is not a port number (1-65535)',
     'aws_mq.mq_region: "Virginia" is not an AWS region (e.g. us-east-1)',
     'aws_mq.mq_qname_from_ws: must differ from mq_qname_to_ws ("to_ws"), or messages would loop',

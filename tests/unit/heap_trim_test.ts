@@ -161,10 +161,21 @@ Deno.test("startHeapTrimmer() logs each trim at debug with the resident memory b
   const calls: string[] = [];
   const open = () => ({ trim: () => (calls.push("trim"), true), close: () => {} });
   const fullGc = () => () => void calls.push("gc");
-  const trimmer = startHeapTrimmer(() => 0, { log, timers, open, fullGc });
+  let carried = 0;
+  const trimmer = startHeapTrimmer(() => carried, { log, timers, open, fullGc });
+  timers.advance(CHECK_MS);
+  assert.deepEqual(calls, ["trim"], "nothing carried yet: no collection");
+  carried += 500; // a busy interval
+  timers.advance(CHECK_MS);
+  timers.advance(CHECK_MS);
   timers.advance(CHECK_MS);
   trimmer!.stop();
-  assert.deepEqual(calls, ["gc", "trim"], "a full collection first, then the trim");
+  assert.deepEqual(
+    calls,
+    ["trim", "gc", "trim", "trim"],
+    "one collection per quiet spell, before its first trim",
+  );
+  assert.ok(sink.lines.some((line) => /Trimmed the C heap .* collect_ms=/.test(line)), sink.lines.join("\n"));
   assert.ok(
     sink.lines.some((line) =>
       /DEBUG .*Trimmed the C heap rss_mib_before=\d+ rss_mib_after=\d+ ms=/.test(line)
